@@ -1,0 +1,77 @@
+// Configuration of a tracer: identity, sampling, hooks, the exporter and the limits that keep tracing bounded.
+#pragma once
+
+#include <beeline/event.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace beeline {
+
+class exporter;
+
+/// What a sampler decides for one event.
+struct sampler_decision {
+  bool keep = true;              ///< send the event
+  std::uint32_t sample_rate = 1;  ///< the Honeycomb sample rate the event is sent with
+};
+
+/// Decides per finished span (on the export worker thread), like the Beeline's `samplerHook`. A hook that
+/// decides on the trace id alone keeps traces whole.
+using sampler_hook = std::function<sampler_decision(const event&)>;
+/// Edits or drops (`event::drop`) a kept event before it is exported, like the Beeline's `presendHook`.
+using presend_hook = std::function<void(event&)>;
+
+enum class log_level { debug, info, warning, error };
+/// Receives the tracer's own diagnostics.
+using log_hook = std::function<void(log_level, std::string_view)>;
+
+/// Everything a tracer needs. Defaults follow the Node Beeline and libhoney where they exist.
+struct config {
+  /// Honeycomb API key. Empty, with no exporter given: spans go to JSON lines (see `jsonl_path`).
+  std::string write_key;
+  /// Dataset; with a non-classic key the service name is the dataset (the Beeline's rule, see README).
+  std::string dataset;
+  /// `service_name` / `service.name` on every event; default `unknown_service:<program name>`.
+  std::string service_name;
+  /// Honeycomb API host; default https://api.honeycomb.io.
+  std::string api_host;
+
+  /// Keep one trace in `sample_rate` (deterministic by trace id, as the Beeline does). Values below 1 mean 1.
+  double sample_rate = 1;
+  /// Replaces the deterministic sampler when set.
+  sampler_hook sampler;
+  presend_hook presend;
+
+  /// Where events go. Null: JSON lines to `jsonl_path`.
+  std::shared_ptr<beeline::exporter> exporter;
+  /// File for the default JSON-lines exporter; "" or "-" is stdout.
+  std::string jsonl_path;
+
+  /// Finished spans waiting for export; a full queue drops new spans and counts them.
+  std::size_t queue_capacity = 16384;
+  /// The worker exports as soon as this many spans are waiting...
+  std::size_t batch_size = 512;
+  /// ...or when this much time has passed since the last export.
+  std::chrono::milliseconds send_interval{100};
+
+  /// Fields per span beyond this are refused and counted.
+  std::size_t max_fields_per_span = 512;
+  /// String values longer than this are cut (at a UTF-8 boundary) and counted. Honeycomb's own limit is 64 KiB.
+  std::size_t max_value_bytes = 64 * 1024;
+
+  /// `meta.local_hostname`; default gethostname().
+  std::string local_hostname;
+  /// Diagnostics; default: warnings and errors to stderr.
+  log_hook logger;
+};
+
+/// Whether a Honeycomb key is a classic key (libhoney's rule: empty, 32 hex, or a 64-char `hc?ic_` key).
+bool is_classic_key(std::string_view write_key) noexcept;
+
+}  // namespace beeline

@@ -1,0 +1,66 @@
+// Where finished spans go: a small interface and the built-in exporters.
+//
+// The export worker calls `export_batch` on its own thread with events that were sampled and passed the presend
+// hook. An exporter reports how many it delivered; the rest are counted as dropped. Exporters never run on the
+// application's threads.
+#pragma once
+
+#include <beeline/event.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace beeline {
+
+/// The outcome of one `export_batch` call.
+struct export_result {
+  std::size_t exported = 0;  ///< events delivered
+  std::size_t failed = 0;    ///< events definitively lost
+  std::string error;         ///< why, when failed > 0
+};
+
+/// A destination for finished spans.
+class exporter {
+ public:
+  virtual ~exporter() = default;
+  /// Delivers a batch. Called on the export worker thread only; an exception counts the batch as failed.
+  virtual export_result export_batch(std::span<const event> batch) = 0;
+  /// Called once on the worker thread after the last batch, when the tracer shuts down.
+  virtual void shutdown() {}
+};
+
+/// Appends one event as a JSON object (`{"time","samplerate","dataset","data"}`, Honeycomb's event shape plus
+/// the dataset) to `out`, without a newline. `dataset` is left out when `with_dataset` is false, which gives
+/// exactly one element of Honeycomb's batch API body.
+void append_event_json(const event& ev, std::string& out, bool with_dataset = true);
+
+/// Writes one JSON event per line to a file (appending) or, for "" and "-", to stdout. The default exporter when
+/// no write key or endpoint is configured.
+std::shared_ptr<exporter> make_jsonl_exporter(const std::string& path = "");
+
+/// Accepts every event and sends nothing (benchmarks, disabled tracing).
+std::shared_ptr<exporter> make_discard_exporter();
+
+/// Keeps every exported event as its JSON line, for tests: inspect exactly what would be sent.
+class memory_exporter final : public exporter {
+ public:
+  export_result export_batch(std::span<const event> batch) override;
+
+  /// The JSON lines exported so far, in export order.
+  std::vector<std::string> lines() const;
+  /// The number of `export_batch` calls so far.
+  std::size_t batch_count() const;
+  void clear();
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> lines_;
+  std::size_t batches_ = 0;
+  std::string buffer_;
+};
+
+}  // namespace beeline

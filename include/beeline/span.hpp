@@ -1,0 +1,70 @@
+// Spans and timers: the RAII handles the Beeline API returns.
+#pragma once
+
+#include <beeline/value.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace beeline {
+
+namespace detail {
+struct span_record;
+struct span_access;
+}
+
+/// An open span. Move-only; finished (and sent) by `finish()`, by `finish_span`/`finish_trace`, or by its
+/// destructor, whichever comes first. A default-constructed or inert span (started with no active trace or no
+/// tracer) accepts every call and does nothing. A span is mutated by one thread at a time.
+class span {
+ public:
+  span() noexcept = default;
+  span(span&& o) noexcept : rec_(o.rec_) { o.rec_ = nullptr; }
+  span& operator=(span&& o) noexcept;
+  span(const span&) = delete;
+  span& operator=(const span&) = delete;
+  ~span() {
+    if (rec_) finish();
+  }
+
+  /// Whether this handle refers to an open span.
+  bool valid() const noexcept { return rec_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+
+  /// Adds fields to this span with their keys as given (the Beeline's `span.addContext`).
+  span& add_context(fields f);
+  /// Adds one field.
+  span& add_field(std::string_view key, field_value v);
+  /// Removes a field from this span.
+  span& remove_context(std::string_view key);
+  /// Records an exception: fields `error` (the demangled type) and `error_detail` (`what()`).
+  span& record_exception(const std::exception_ptr& e);
+
+  /// Ends the span and hands it to the export queue. Never blocks.
+  void finish() noexcept;
+
+  /// 32 lowercase hex, or the upstream id verbatim; empty for an inert span.
+  std::string trace_id() const;
+  /// 16 lowercase hex; empty for an inert span.
+  std::string span_id() const;
+
+ private:
+  friend struct detail::span_access;
+  explicit span(detail::span_record* rec) noexcept : rec_(rec) {}
+  detail::span_record* rec_ = nullptr;
+};
+
+/// A named stopwatch, not tied to any span (the Beeline's `startTimer`).
+class timer {
+ public:
+  explicit timer(std::string_view name) : name_(name), start_(std::chrono::steady_clock::now()) {}
+  std::string_view name() const noexcept { return name_; }
+  std::chrono::steady_clock::time_point start() const noexcept { return start_; }
+
+ private:
+  std::string name_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace beeline

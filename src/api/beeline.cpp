@@ -1,0 +1,202 @@
+#include <beeline/beeline.hpp>
+
+#include "api/context.hpp"
+#include "api/tracer_core.hpp"
+#include "core/ids.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+namespace beeline {
+namespace detail {
+
+// Implemented here rather than in tracer.cpp: it is where the slot (context layer) meets the core.
+span start_trace_on(tracer_core& core, std::string_view name, fields f, const trace_context* upstream) {
+  trace_state* trace = core.new_trace(upstream);
+  if (!trace) return {};
+  span_record* rec = core.new_record(trace, 0, true);
+  core.release_trace(trace);  // the record holds its own reference now
+  if (!rec) return {};
+  core.set(*rec, "name", name);
+  for (const field& fl : f) core.set(*rec, fl.key, fl.value);
+  push_span(current_slot(), rec);
+  return span_access::make(rec);
+}
+
+}  // namespace detail
+
+span tracer::start_trace(std::string_view name, fields f) {
+  return detail::start_trace_on(*core_, name, f, nullptr);
+}
+
+span tracer::start_trace(std::string_view name, fields f, const trace_context& upstream) {
+  return detail::start_trace_on(*core_, name, f, &upstream);
+}
+
+namespace {
+
+// The one configured tracer. A shared_ptr so a thread that loaded it keeps it alive through a concurrent
+// shutdown(); it is only read when a trace starts or flushes, never per span.
+std::atomic<std::shared_ptr<tracer>> global;
+std::mutex init_mutex;
+
+void fill_from_env(std::string& field, const char* name) {
+  if (!field.empty()) return;
+  if (const char* v = std::getenv(name)) field = v;
+}
+
+}  // namespace
+
+std::string_view version() noexcept { return BEELINE_VERSION_STRING; }
+
+bool init(config cfg) {
+  std::lock_guard lk(init_mutex);
+  if (global.load(std::memory_order_acquire)) {
+    fmt::print(stderr, "beeline: already initialized; further calls are allowed but their configuration is ignored\n");
+    return false;
+  }
+  fill_from_env(cfg.write_key, "HONEYCOMB_WRITEKEY");
+  fill_from_env(cfg.dataset, "HONEYCOMB_DATASET");
+  fill_from_env(cfg.api_host, "HONEYCOMB_API_HOST");
+  global.store(std::make_shared<tracer>(std::move(cfg)), std::memory_order_release);
+  return true;
+}
+
+bool is_initialized() noexcept { return global.load(std::memory_order_acquire) != nullptr; }
+
+flush_result shutdown(std::chrono::steady_clock::duration timeout) {
+  std::lock_guard lk(init_mutex);
+  std::shared_ptr<tracer> t = global.exchange(nullptr, std::memory_order_acq_rel);
+  if (!t) return {true, 0, 0};
+  return t->shutdown(timeout);
+}
+
+tracer* global_tracer() noexcept { return global.load(std::memory_order_acquire).get(); }
+
+span start_trace(std::string_view name, fields f) {
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->start_trace(name, f) : span();
+}
+
+span start_trace(std::string_view name, fields f, const trace_context& upstream) {
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->start_trace(name, f, upstream) : span();
+}
+
+void finish_trace(span& root) noexcept {
+  detail::span_record* rec = detail::span_access::record(root);
+  if (!rec) return;
+  detail::trace_state* trace = rec->trace;
+  detail::slot& s = detail::current_slot();
+  const bool clear_base = s.base.trace() == trace;
+  root.finish();
+  // The Beeline tears the trace down: nothing after finishTrace belongs to it.
+  if (clear_base) s.base = detail::context_snapshot{};
+}
+
+span start_span(std::string_view name, fields f) {
+  detail::slot& s = detail::current_slot();
+  detail::trace_state* trace;
+  std::uint64_t parent_id;
+  if (detail::span_record* top = detail::live_top(s)) {
+    trace = top->trace;
+    parent_id = top->span_id;
+    top->state.fetch_or(detail::record_has_children, std::memory_order_relaxed);
+  } else if (s.base) {
+    trace = s.base.trace();
+    parent_id = s.base.span_id();
+    // The parent belongs to another task and may have been finished and reused: mark it only if it is still
+    // the same span.
+    const detail::span_ref p = s.base.span();
+    if (p.rec) {
+      std::uint64_t st = p.rec->state.load(std::memory_order_relaxed);
+      while (detail::generation_of(st) == p.gen && (st & detail::record_finished) == 0 &&
+             !p.rec->state.compare_exchange_weak(st, st | detail::record_has_children, std::memory_order_relaxed)) {
+      }
+    }
+  } else {
+    // No trace: an inert span, as the Beeline returns undefined; counted on the global tracer.
+    if (auto t = global.load(std::memory_order_acquire))
+      detail::tracer_access::core(*t).count().spans_outside_trace.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
+  detail::tracer_core& core = *trace->core;
+  detail::span_record* rec = core.new_record(trace, parent_id, false);
+  if (!rec) return {};
+  core.set(*rec, "name", name);
+  for (const field& fl : f) core.set(*rec, fl.key, fl.value);
+  detail::push_span(s, rec);
+  return detail::span_access::make(rec);
+}
+
+void finish_span(span& s) noexcept { s.finish(); }
+
+void add_context(fields f) {
+  detail::slot& s = detail::current_slot();
+  if (detail::span_record* top = detail::live_top(s)) {
+    for (const field& fl : f) top->trace->core->set(*top, fl.key, fl.value);
+  } else if (detail::trace_state* trace = s.base.trace()) {
+    trace->core->count().context_outside_span.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void add_field(std::string_view key, field_value v) { add_context({{key, v}}); }
+
+void remove_context(std::string_view key) {
+  if (detail::span_record* top = detail::live_top(detail::current_slot())) detail::remove_field(*top, key);
+}
+
+void add_trace_context(fields f) {
+  if (detail::trace_state* trace = detail::current_trace(detail::current_slot()))
+    trace->core->add_trace_fields(*trace, f, "app.");
+}
+
+timer start_timer(std::string_view name) { return timer(name); }
+
+void finish_timer(const timer& t) {
+  const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - t.start();
+  fmt::basic_memory_buffer<char, 128> key;
+  fmt::format_to(std::back_inserter(key), "{}_ms", t.name());
+  add_field(std::string_view(key.data(), key.size()), ms.count());
+}
+
+bool trace_active() noexcept { return detail::current_trace(detail::current_slot()) != nullptr; }
+
+std::optional<trace_context> get_trace_context() {
+  detail::slot& s = detail::current_slot();
+  detail::trace_state* trace;
+  std::uint64_t span_id;
+  if (detail::span_record* top = detail::live_top(s)) {
+    trace = top->trace;
+    span_id = top->span_id;
+  } else if (s.base) {
+    trace = s.base.trace();
+    span_id = s.base.span_id();
+  } else {
+    return std::nullopt;
+  }
+  trace_context ctx;
+  ctx.trace_id = trace->trace_id;
+  ctx.parent_id.resize(16);
+  detail::to_hex16(span_id, ctx.parent_id.data());
+  ctx.dataset = trace->dataset.empty() ? trace->core->dataset() : trace->dataset;
+  if (trace->has_fields.load(std::memory_order_acquire))
+    if (auto f = trace->fields.load(std::memory_order_acquire)) ctx.fields = *f;
+  return ctx;
+}
+
+flush_result flush_sync(std::chrono::steady_clock::duration timeout) {
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->flush_sync(timeout) : flush_result{true, 0, 0};
+}
+
+stats get_stats() noexcept {
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->stats() : beeline::stats{};
+}
+
+}  // namespace beeline

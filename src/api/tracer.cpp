@@ -1,0 +1,460 @@
+#include <beeline/exporter.hpp>
+#include <beeline/sampler.hpp>
+#include <beeline/tracer.hpp>
+
+#include "api/tracer_core.hpp"
+#include "core/ids.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+
+namespace beeline::detail {
+namespace {
+
+std::string_view trim(std::string_view s) noexcept {
+  const auto first = s.find_first_not_of(" \t\r\n\f\v");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n\f\v");
+  return s.substr(first, last - first + 1);
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string default_service_name() {
+  return fmt::format("unknown_service:{}", program_invocation_short_name ? program_invocation_short_name : "cpp");
+}
+
+// Upstream ids are kept verbatim; bound them so a hostile header cannot make every span carry a huge id.
+constexpr std::size_t max_upstream_id_bytes = 256;
+
+}  // namespace
+
+tracer_core::tracer_core(config cfg)
+    : cfg_(std::move(cfg)), queue_(std::max<std::size_t>(cfg_.queue_capacity, 2)) {
+  service_name_ = cfg_.service_name.empty() ? default_service_name() : cfg_.service_name;
+  hostname_ = cfg_.local_hostname.empty() ? host_name() : cfg_.local_hostname;
+
+  // Dataset rules of the Node Beeline (see README "Differences"): a classic key names its dataset; with a
+  // newer key the service name is the dataset.
+  if (is_classic_key(cfg_.write_key)) {
+    dataset_ = std::string(trim(cfg_.dataset));
+    if (dataset_.empty()) {
+      dataset_ = "beeline-cpp";
+      if (!cfg_.write_key.empty()) log(log_level::warning, "empty dataset configuration option, using 'beeline-cpp'");
+    }
+  } else {
+    const std::string_view svc = trim(service_name_);
+    dataset_ = svc.empty() || svc.starts_with("unknown_service") ? "unknown_service" : std::string(svc);
+    if (!trim(cfg_.dataset).empty())
+      log(log_level::warning, fmt::format("dataset should be empty - sending data to '{}'", dataset_));
+  }
+
+  if (!(cfg_.sample_rate >= 1)) {
+    log(log_level::warning, fmt::format("sample_rate {} is below 1; using 1", cfg_.sample_rate));
+    cfg_.sample_rate = 1;
+  }
+  cfg_.batch_size = std::clamp<std::size_t>(cfg_.batch_size, 1, queue_.capacity());
+  if (cfg_.send_interval <= std::chrono::milliseconds::zero()) cfg_.send_interval = std::chrono::milliseconds(1);
+  if (!cfg_.exporter) {
+    if (!cfg_.write_key.empty())
+      log(log_level::warning, "write_key set, but this build has no Honeycomb exporter yet: writing JSON lines");
+    cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
+  }
+
+  limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes};
+  field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields};
+  calibrate_clock();
+  worker_ = std::thread([this] { run_worker(); });
+}
+
+tracer_core::~tracer_core() {
+  if (worker_.joinable()) {
+    // Only reachable if shutdown() was never called; never leave a joinable thread behind.
+    {
+      std::lock_guard lk(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    worker_.join();
+  }
+}
+
+void tracer_core::log(log_level level, std::string_view message) const noexcept {
+  try {
+    if (cfg_.logger) {
+      cfg_.logger(level, message);
+    } else if (level >= log_level::warning) {
+      fmt::print(stderr, "beeline: {}\n", message);
+    }
+  } catch (...) {
+    // A logger that throws must not take the tracer down.
+  }
+}
+
+void tracer_core::calibrate_clock() noexcept {
+  // Spans read only the steady clock; their wall-clock start is steady time plus this offset, re-measured by the
+  // worker before every batch so clock adjustments are followed.
+  const std::int64_t s1 = steady_now_ns();
+  const std::int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  const std::int64_t s2 = steady_now_ns();
+  wall_offset_ns_.store(wall - (s1 + (s2 - s1) / 2), std::memory_order_relaxed);
+}
+
+trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
+  trace_state* t = traces_.pop();
+  if (!t) return nullptr;
+  try {
+    if (upstream && !upstream->trace_id.empty()) {
+      t->trace_id.assign(upstream->trace_id.substr(0, max_upstream_id_bytes));
+      t->upstream_parent_id.assign(upstream->parent_id.substr(0, max_upstream_id_bytes));
+      t->dataset.assign(upstream->dataset.substr(0, max_upstream_id_bytes));
+      if (!upstream->fields.empty()) {
+        t->fields.store(std::make_shared<const field_list>(upstream->fields), std::memory_order_release);
+        t->has_fields.store(true, std::memory_order_release);
+      }
+    } else {
+      char hex[32];
+      to_hex16(random_id(), hex);
+      to_hex16(random_id(), hex + 16);
+      t->trace_id.assign(hex, 32);
+      t->upstream_parent_id.clear();
+      t->dataset.clear();
+    }
+  } catch (...) {
+    traces_.push(t);
+    return nullptr;
+  }
+  t->keep = cfg_.sampler || cfg_.sample_rate == 1 || deterministic_keep(t->trace_id, cfg_.sample_rate);
+  t->sample_rate = static_cast<std::uint32_t>(std::min(std::lround(cfg_.sample_rate), long{UINT32_MAX}));
+  t->core = this;
+  add_ref();
+  t->refs.store(1, std::memory_order_release);
+  return t;
+}
+
+void tracer_core::release_trace(trace_state* t) noexcept {
+  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  t->has_fields.store(false, std::memory_order_relaxed);
+  t->fields.store(nullptr, std::memory_order_relaxed);
+  t->core = nullptr;
+  traces_.push(t);
+  release();  // may delete this: nothing after it
+}
+
+span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept {
+  span_record* rec = records_.pop();
+  if (!rec) return nullptr;
+  trace->refs.fetch_add(1, std::memory_order_relaxed);
+  rec->trace = trace;
+  rec->span_id = random_id();
+  rec->parent_id = parent_id;
+  rec->is_root = is_root;
+  rec->start_ns = steady_now_ns();
+  return rec;
+}
+
+void tracer_core::set(span_record& rec, std::string_view key, field_value v) noexcept {
+  set_field(rec, key, v, limits_, field_counters_);
+}
+
+void tracer_core::set_if_absent(span_record& rec, std::string_view key, field_value v) noexcept {
+  set_field_if_absent(rec, key, v, limits_, field_counters_);
+}
+
+void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_view prefix) {
+  if (f.size() == 0) return;
+  // Copy on write: spans finishing concurrently keep the snapshot they loaded.
+  auto next = std::make_shared<field_list>();
+  if (auto current = trace.fields.load(std::memory_order_acquire)) *next = *current;
+  std::string key;
+  for (const field& fl : f) {
+    key.assign(prefix);
+    key.append(fl.key);
+    auto it = std::find_if(next->begin(), next->end(), [&](const owned_field& o) { return o.key == key; });
+    if (it != next->end()) {
+      it->value = value(fl.value);
+    } else if (next->size() < cfg_.max_fields_per_span) {
+      next->push_back({key, value(fl.value)});
+    } else {
+      counters_.dropped_fields.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  // Concurrent add_trace_context calls on one trace: the last store wins, as with any unsynchronised map.
+  trace.fields.store(std::move(next), std::memory_order_release);
+  trace.has_fields.store(true, std::memory_order_release);
+}
+
+void tracer_core::finish(span_record* rec) noexcept {
+  rec->end_ns = steady_now_ns();
+  const std::uint64_t state = rec->state.fetch_or(record_finished, std::memory_order_acq_rel);
+  rec->had_children = (state & record_has_children) != 0;
+  trace_state* trace = rec->trace;
+  if (!trace->keep) {
+    counters_.dropped_sampler.fetch_add(1, std::memory_order_relaxed);
+    recycle(rec);
+    return;
+  }
+  if (trace->has_fields.load(std::memory_order_acquire)) rec->trace_fields = trace->fields.load(std::memory_order_acquire);
+  if (stopped_.load(std::memory_order_seq_cst)) {
+    counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
+    recycle(rec);
+    return;
+  }
+  if (!queue_.try_push(rec)) {
+    counters_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+    recycle(rec);
+    return;
+  }
+  if (stopped_.load(std::memory_order_seq_cst)) {
+    // The worker may have drained for the last time before our push landed: drop what is left ourselves.
+    span_record* left;
+    while (queue_.try_pop(left)) {
+      counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
+      recycle(left);
+    }
+    return;
+  }
+  if (worker_sleeping_.load(std::memory_order_relaxed) &&
+      queue_.enqueue_position() - queue_.dequeue_position() >= cfg_.batch_size)
+    wake_worker();
+}
+
+void tracer_core::wake_worker() noexcept { wake_.notify_one(); }
+
+void tracer_core::recycle(span_record* rec) noexcept {
+  trace_state* trace = rec->trace;
+  reset_record(*rec);
+  records_.push(rec);
+  if (trace) release_trace(trace);  // last: may delete this
+}
+
+void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
+  if (recs.empty()) return;
+  // The worker runs only while the tracer holds its reference, so releasing traces here never deletes `this`.
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    trace_state* trace = recs[i]->trace;
+    reset_record(*recs[i]);
+    if (i > 0) object_pool<span_record>::link(recs[i - 1], recs[i]);
+    if (trace) release_trace(trace);
+  }
+  records_.push_chain(recs.front(), recs.back());
+  recs.clear();
+}
+
+void tracer_core::finalize(span_record& rec) {
+  trace_state& trace = *rec.trace;
+  to_hex16(rec.span_id, rec.span_hex);
+  if (rec.parent_id) to_hex16(rec.parent_id, rec.parent_hex);
+  rec.wall_start_ns = rec.start_ns + wall_offset_ns();
+  rec.dataset = trace.dataset.empty() ? std::string_view(dataset_) : std::string_view(trace.dataset);
+  rec.sample_rate = trace.sample_rate;
+  // Trace-level fields win over the span's own, as in the Beeline; the tracer's global fields never override.
+  if (rec.trace_fields)
+    for (const owned_field& f : *rec.trace_fields) set(rec, f.key, f.value.view());
+  set_if_absent(rec, "service_name", service_name_);
+  set_if_absent(rec, "service.name", service_name_);
+  set_if_absent(rec, "meta.local_hostname", hostname_);
+  set_if_absent(rec, "meta.beeline_version", BEELINE_VERSION_STRING);
+}
+
+void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& events) {
+  events.clear();
+  for (span_record* rec : batch) {
+    finalize(*rec);
+    event ev(rec);
+    if (cfg_.sampler) {
+      sampler_decision d;
+      try {
+        d = cfg_.sampler(ev);
+      } catch (const std::exception& e) {
+        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
+        log(log_level::error, fmt::format("sampler hook threw: {}", e.what()));
+        continue;
+      } catch (...) {
+        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
+        log(log_level::error, "sampler hook threw");
+        continue;
+      }
+      if (!d.keep) {
+        counters_.dropped_sampler.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      rec->sample_rate = std::max<std::uint32_t>(d.sample_rate, 1);
+    }
+    if (cfg_.presend) {
+      try {
+        cfg_.presend(ev);
+      } catch (const std::exception& e) {
+        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
+        log(log_level::error, fmt::format("presend hook threw: {}", e.what()));
+        continue;
+      } catch (...) {
+        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
+        log(log_level::error, "presend hook threw");
+        continue;
+      }
+      if (ev.dropped()) {
+        counters_.dropped_presend.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+    }
+    events.push_back(ev);
+  }
+  if (!events.empty()) {
+    export_result r;
+    try {
+      r = cfg_.exporter->export_batch(events);
+    } catch (const std::exception& e) {
+      r = {0, events.size(), e.what()};
+    } catch (...) {
+      r = {0, events.size(), "exporter threw"};
+    }
+    const std::size_t exported = std::min(r.exported, events.size());
+    counters_.exported.fetch_add(exported, std::memory_order_relaxed);
+    if (exported < events.size()) {
+      counters_.dropped_exporter.fetch_add(events.size() - exported, std::memory_order_relaxed);
+      log(log_level::warning,
+          fmt::format("exporter dropped {} of {} events: {}", events.size() - exported, events.size(), r.error));
+    }
+  }
+  recycle_chain(batch);
+}
+
+void tracer_core::run_worker() {
+  std::vector<span_record*> batch;
+  std::vector<event> events;
+  batch.reserve(cfg_.batch_size);
+  events.reserve(cfg_.batch_size);
+  auto next_send = std::chrono::steady_clock::now() + cfg_.send_interval;
+  const auto waiting = [&] { return queue_.enqueue_position() - queue_.dequeue_position(); };
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock lk(mutex_);
+      while (!stop_ && flush_target_ <= processed_.load(std::memory_order_relaxed) && waiting() < cfg_.batch_size &&
+             std::chrono::steady_clock::now() < next_send) {
+        worker_sleeping_.store(true, std::memory_order_seq_cst);
+        if (waiting() >= cfg_.batch_size) {  // a producer may have missed the flag
+          worker_sleeping_.store(false, std::memory_order_relaxed);
+          break;
+        }
+        wake_.wait_until(lk, next_send);
+        worker_sleeping_.store(false, std::memory_order_relaxed);
+      }
+      stopping = stop_;
+    }
+    calibrate_clock();
+    std::size_t popped = 0;
+    span_record* rec;
+    while (queue_.try_pop(rec)) {
+      ++popped;
+      batch.push_back(rec);
+      if (batch.size() >= cfg_.batch_size) process(batch, events);
+    }
+    if (!batch.empty()) process(batch, events);
+    processed_.store(queue_.dequeue_position(), std::memory_order_release);
+    {
+      std::lock_guard lk(mutex_);  // pairs with flush()'s predicate check
+    }
+    flushed_.notify_all();
+    next_send = std::chrono::steady_clock::now() + cfg_.send_interval;
+    if (stopping && waiting() == 0) break;
+    if (popped == 0) std::this_thread::yield();  // a producer is mid-push; give it the core
+  }
+  try {
+    cfg_.exporter->shutdown();
+  } catch (...) {
+    log(log_level::error, "exporter shutdown threw");
+  }
+}
+
+flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const beeline::stats before = snapshot();
+  const std::size_t target = queue_.enqueue_position();
+  bool done;
+  {
+    std::unique_lock lk(mutex_);
+    if (stopped_.load(std::memory_order_acquire)) {
+      done = true;
+    } else {
+      flush_target_ = std::max(flush_target_, target);
+      wake_.notify_one();
+      done = flushed_.wait_until(lk, deadline,
+                                 [&] { return processed_.load(std::memory_order_acquire) >= target; });
+    }
+  }
+  const beeline::stats after = snapshot();
+  return {done, after.exported - before.exported, after.dropped() - before.dropped()};
+}
+
+flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) {
+  if (!worker_.joinable()) return {true, 0, 0};
+  const beeline::stats before = snapshot();
+  const flush_result flushed = flush(timeout);
+  {
+    std::lock_guard lk(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  worker_.join();
+  stopped_.store(true, std::memory_order_seq_cst);
+  span_record* left;
+  while (queue_.try_pop(left)) {
+    counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
+    recycle(left);
+  }
+  const beeline::stats after = snapshot();
+  return {flushed.complete, after.exported - before.exported, after.dropped() - before.dropped()};
+}
+
+beeline::stats tracer_core::snapshot() const noexcept {
+  const auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  beeline::stats s;
+  s.enqueued = queue_.enqueue_position();
+  s.exported = get(counters_.exported);
+  s.dropped_queue_full = get(counters_.dropped_queue_full);
+  s.dropped_sampler = get(counters_.dropped_sampler);
+  s.dropped_presend = get(counters_.dropped_presend);
+  s.dropped_hook_error = get(counters_.dropped_hook_error);
+  s.dropped_exporter = get(counters_.dropped_exporter);
+  s.dropped_after_shutdown = get(counters_.dropped_after_shutdown);
+  s.truncated_values = get(counters_.truncated_values);
+  s.dropped_fields = get(counters_.dropped_fields);
+  s.invalid_json_values = get(counters_.invalid_json_values);
+  s.invalid_utf8_values = get(counters_.invalid_utf8_values);
+  s.spans_outside_trace = get(counters_.spans_outside_trace);
+  s.context_outside_span = get(counters_.context_outside_span);
+  s.out_of_order_finishes = get(counters_.out_of_order_finishes);
+  return s;
+}
+
+}  // namespace beeline::detail
+
+namespace beeline {
+
+tracer::tracer(config cfg) : core_(new detail::tracer_core(std::move(cfg))) {}
+
+tracer::~tracer() {
+  core_->shutdown(std::chrono::seconds(5));
+  core_->release();
+}
+
+flush_result tracer::flush_sync(std::chrono::steady_clock::duration timeout) { return core_->flush(timeout); }
+flush_result tracer::shutdown(std::chrono::steady_clock::duration timeout) { return core_->shutdown(timeout); }
+beeline::stats tracer::stats() const noexcept { return core_->snapshot(); }
+std::string_view tracer::dataset() const noexcept { return core_->dataset(); }
+std::string_view tracer::service_name() const noexcept { return core_->service_name(); }
+
+}  // namespace beeline

@@ -1,0 +1,122 @@
+// Private: the shared state behind a `tracer`: pools, the export queue, the worker thread and the counters.
+//
+// Reference counted: the `tracer` holds one reference and every live trace holds one, so a span finished after
+// its tracer shut down still has valid memory to land in (it is counted and dropped).
+#pragma once
+
+#include <beeline/config.hpp>
+#include <beeline/stats.hpp>
+#include <beeline/trace_context.hpp>
+
+#include "core/object_pool.hpp"
+#include "core/span_record.hpp"
+#include "export/bounded_queue.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace beeline::detail {
+
+/// Nanoseconds on the steady clock.
+inline std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct counters {
+  std::atomic<std::uint64_t> exported{0};
+  std::atomic<std::uint64_t> dropped_queue_full{0};
+  std::atomic<std::uint64_t> dropped_sampler{0};
+  std::atomic<std::uint64_t> dropped_presend{0};
+  std::atomic<std::uint64_t> dropped_hook_error{0};
+  std::atomic<std::uint64_t> dropped_exporter{0};
+  std::atomic<std::uint64_t> dropped_after_shutdown{0};
+  std::atomic<std::uint64_t> truncated_values{0};
+  std::atomic<std::uint64_t> dropped_fields{0};
+  std::atomic<std::uint64_t> invalid_json_values{0};
+  std::atomic<std::uint64_t> invalid_utf8_values{0};
+  std::atomic<std::uint64_t> spans_outside_trace{0};
+  std::atomic<std::uint64_t> context_outside_span{0};
+  std::atomic<std::uint64_t> out_of_order_finishes{0};
+};
+
+class tracer_core {
+ public:
+  explicit tracer_core(config cfg);
+  ~tracer_core();
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // ---- application threads ----
+  /// A new trace (own ids, or continuing `upstream`), holding one reference for the caller. Null if out of memory.
+  trace_state* new_trace(const trace_context* upstream) noexcept;
+  /// A new open span of `trace` (takes its own trace reference). Null if out of memory.
+  span_record* new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept;
+  /// Ends a span and queues it for export. Never blocks.
+  void finish(span_record* rec) noexcept;
+  /// Adds or replaces a field with this tracer's limits.
+  void set(span_record& rec, std::string_view key, field_value v) noexcept;
+  void set_if_absent(span_record& rec, std::string_view key, field_value v) noexcept;
+  /// Merges fields into the trace-level context (copy on write).
+  void add_trace_fields(trace_state& trace, fields f, std::string_view prefix);
+
+  void release_trace(trace_state* t) noexcept;
+
+  // ---- control ----
+  flush_result flush(std::chrono::steady_clock::duration timeout);
+  flush_result shutdown(std::chrono::steady_clock::duration timeout);
+  beeline::stats snapshot() const noexcept;
+
+  void log(log_level level, std::string_view message) const noexcept;
+
+  const config& settings() const noexcept { return cfg_; }
+  const std::string& dataset() const noexcept { return dataset_; }
+  const std::string& service_name() const noexcept { return service_name_; }
+  counters& count() noexcept { return counters_; }
+  std::int64_t wall_offset_ns() const noexcept { return wall_offset_ns_.load(std::memory_order_relaxed); }
+
+ private:
+  void run_worker();
+  void process(std::vector<span_record*>& batch, std::vector<event>& events);
+  void finalize(span_record& rec);
+  void recycle(span_record* rec) noexcept;
+  void recycle_chain(std::vector<span_record*>& recs) noexcept;
+  void calibrate_clock() noexcept;
+  void wake_worker() noexcept;
+
+  config cfg_;
+  std::string dataset_;
+  std::string service_name_;
+  std::string hostname_;
+  field_limits limits_;
+  field_counters field_counters_;
+
+  std::atomic<std::uint32_t> refs_{1};
+  counters counters_;
+  object_pool<span_record> records_;
+  object_pool<trace_state> traces_;
+  bounded_queue<span_record*> queue_;
+  std::atomic<std::int64_t> wall_offset_ns_{0};
+
+  // Worker coordination. Producers only read `worker_sleeping_` and, rarely, notify without the mutex.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable flushed_;
+  std::atomic<bool> worker_sleeping_{false};
+  std::size_t flush_target_ = 0;  // guarded by mutex_
+  bool stop_ = false;             // guarded by mutex_
+  std::atomic<bool> stopped_{false};
+  std::atomic<std::size_t> processed_{0};
+  std::thread worker_;
+};
+
+}  // namespace beeline::detail

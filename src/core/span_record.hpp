@@ -1,0 +1,118 @@
+// Private: the storage behind a span, from start to export, and the per-trace state its spans share.
+//
+// Records and trace states are pooled and reused, keeping the capacity of their buffers, so a span in steady
+// state allocates nothing: its fields are small fixed-size entries and their strings are copied into one arena.
+#pragma once
+
+#include <beeline/value.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace beeline::detail {
+
+class tracer_core;
+
+/// One field: the key and string bytes live in the record's arena.
+struct stored_field {
+  std::uint32_t key_off = 0;
+  std::uint32_t key_len = 0;
+  std::uint32_t str_off = 0;
+  std::uint32_t str_len = 0;
+  value_kind kind = value_kind::null;
+  union {
+    bool b;
+    std::int64_t i;
+    double d;
+  } num{.i = 0};
+};
+
+/// Shared by every span of one trace in this process.
+struct trace_state {
+  std::uint32_t pool_index = 0;
+  std::atomic<std::uint32_t> pool_next{0};
+  std::atomic<std::uint32_t> refs{0};
+
+  tracer_core* core = nullptr;  // holds a reference
+  std::string trace_id;         // 32 hex for ours, verbatim for upstream ids
+  std::string upstream_parent_id;
+  std::string dataset;          // empty: the tracer's dataset
+  bool keep = true;             // the deterministic sampler's decision, made once per trace
+  std::uint32_t sample_rate = 1;
+
+  // Trace-level fields: replaced as a whole (copy on write) by add_trace_context, read at each span's finish.
+  std::atomic<bool> has_fields{false};
+  std::atomic<std::shared_ptr<const field_list>> fields;
+};
+
+/// The state word of a record: generation << 2 | finished << 1 | has_children.
+inline constexpr std::uint64_t record_finished = 2;
+inline constexpr std::uint64_t record_has_children = 1;
+inline constexpr std::uint64_t generation_of(std::uint64_t state) noexcept { return state >> 2; }
+
+/// A span from start to export.
+struct span_record {
+  std::uint32_t pool_index = 0;
+  std::atomic<std::uint32_t> pool_next{0};
+  std::atomic<std::uint64_t> state{0};
+
+  trace_state* trace = nullptr;  // holds a reference while the record is in use
+  std::uint64_t span_id = 0;
+  std::uint64_t parent_id = 0;  // 0 for a root; its parent, if any, is trace->upstream_parent_id
+  bool is_root = false;
+  std::int64_t start_ns = 0;  // steady clock
+  std::int64_t end_ns = 0;
+
+  std::vector<stored_field> fields;
+  std::string arena;
+
+  // Set at finish.
+  std::shared_ptr<const field_list> trace_fields;
+  bool had_children = false;
+
+  // Set by the worker before hooks and export.
+  std::uint32_t sample_rate = 1;
+  bool dropped = false;
+  std::int64_t wall_start_ns = 0;
+  std::string_view dataset;
+  char span_hex[16] = {};
+  char parent_hex[16] = {};
+
+  std::string_view key(const stored_field& f) const noexcept { return {arena.data() + f.key_off, f.key_len}; }
+  field_value value(const stored_field& f) const noexcept;
+  /// Index of the field with this key, or -1.
+  std::ptrdiff_t find(std::string_view key) const noexcept;
+};
+
+/// Limits and counters a record's field operations need.
+struct field_limits {
+  std::size_t max_fields;
+  std::size_t max_value_bytes;
+};
+struct field_counters {
+  std::atomic<std::uint64_t>* truncated_values;
+  std::atomic<std::uint64_t>* dropped_fields;
+};
+
+/// Adds or replaces a field; refuses (and counts) a new key past the field limit; cuts long strings.
+void set_field(span_record& r, std::string_view key, field_value v, const field_limits& limits,
+               const field_counters& counters) noexcept;
+/// Adds the field only if the key is absent.
+void set_field_if_absent(span_record& r, std::string_view key, field_value v, const field_limits& limits,
+                         const field_counters& counters) noexcept;
+/// Removes a field; returns whether it was there.
+bool remove_field(span_record& r, std::string_view key) noexcept;
+/// Clears a record for reuse, bumping its generation so weak references to the old span go stale.
+void reset_record(span_record& r) noexcept;
+
+/// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept;
+
+/// The reserved keys whose values the tracer computes.
+bool is_reserved_key(std::string_view key) noexcept;
+
+}  // namespace beeline::detail

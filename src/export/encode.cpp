@@ -1,0 +1,77 @@
+#include <beeline/exporter.hpp>
+
+#include "api/tracer_core.hpp"
+#include "core/json.hpp"
+#include "core/span_record.hpp"
+
+namespace beeline {
+namespace {
+
+void append_key(std::string& out, std::string_view key, bool& valid_utf8) {
+  valid_utf8 &= detail::append_json_string(out, key);
+  out.push_back(':');
+}
+
+}  // namespace
+
+void append_event_json(const event& ev, std::string& out, bool with_dataset) {
+  const detail::span_record& rec = *ev.rec_;
+  detail::counters& counters = rec.trace->core->count();
+  bool valid_utf8 = true;
+
+  out.append("{\"time\":\"");
+  detail::append_rfc3339_utc(out, rec.wall_start_ns);
+  out.append("\",\"samplerate\":");
+  detail::append_json_int(out, rec.sample_rate);
+  if (with_dataset) {
+    out.append(",\"dataset\":");
+    valid_utf8 &= detail::append_json_string(out, rec.dataset);
+  }
+  out.append(",\"data\":{");
+  for (const detail::stored_field& f : rec.fields) {
+    append_key(out, rec.key(f), valid_utf8);
+    const field_value v = rec.value(f);
+    switch (v.kind()) {
+      case value_kind::null:
+        out.append("null");
+        break;
+      case value_kind::boolean:
+        out.append(v.as_bool() ? "true" : "false");
+        break;
+      case value_kind::integer:
+        detail::append_json_int(out, v.as_int());
+        break;
+      case value_kind::floating:
+        detail::append_json_double(out, v.as_double());
+        break;
+      case value_kind::string:
+        valid_utf8 &= detail::append_json_string(out, v.as_string());
+        break;
+      case value_kind::json:
+        if (detail::is_valid_json(v.as_string())) {
+          out.append(v.as_string());
+        } else {
+          counters.invalid_json_values.fetch_add(1, std::memory_order_relaxed);
+          out.append("null");
+        }
+        break;
+    }
+    out.push_back(',');
+  }
+  append_key(out, "trace.trace_id", valid_utf8);
+  valid_utf8 &= detail::append_json_string(out, ev.trace_id());
+  out.append(",\"trace.span_id\":");
+  detail::append_json_string(out, ev.span_id());
+  if (const std::string_view parent = ev.parent_id(); !parent.empty()) {
+    out.append(",\"trace.parent_id\":");
+    valid_utf8 &= detail::append_json_string(out, parent);
+  }
+  out.append(",\"meta.span_type\":");
+  detail::append_json_string(out, ev.span_type());
+  out.append(",\"duration_ms\":");
+  detail::append_json_double(out, static_cast<double>(ev.duration().count()) / 1e6);
+  out.append("}}");
+  if (!valid_utf8) counters.invalid_utf8_values.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace beeline

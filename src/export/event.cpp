@@ -1,0 +1,72 @@
+#include <beeline/event.hpp>
+
+#include "api/tracer_core.hpp"
+#include "core/span_record.hpp"
+
+namespace beeline {
+
+std::string_view event::name() const noexcept {
+  const std::ptrdiff_t at = rec_->find("name");
+  if (at < 0) return {};
+  const field_value v = rec_->value(rec_->fields[static_cast<std::size_t>(at)]);
+  return v.kind() == value_kind::string ? v.as_string() : std::string_view();
+}
+
+std::string_view event::trace_id() const noexcept { return rec_->trace->trace_id; }
+
+std::string_view event::span_id() const noexcept { return {rec_->span_hex, 16}; }
+
+std::string_view event::parent_id() const noexcept {
+  if (rec_->parent_id) return {rec_->parent_hex, 16};
+  return rec_->trace->upstream_parent_id;
+}
+
+std::string_view event::span_type() const noexcept {
+  if (rec_->is_root) return rec_->trace->upstream_parent_id.empty() ? "root" : "subroot";
+  return rec_->had_children ? "mid" : "leaf";
+}
+
+std::string_view event::dataset() const noexcept { return rec_->dataset; }
+
+std::chrono::system_clock::time_point event::timestamp() const noexcept {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(rec_->wall_start_ns)));
+}
+
+std::chrono::nanoseconds event::duration() const noexcept {
+  return std::chrono::nanoseconds(rec_->end_ns - rec_->start_ns);
+}
+
+std::optional<field_value> event::get(std::string_view key) const noexcept {
+  if (key == "trace.trace_id") return field_value(trace_id());
+  if (key == "trace.span_id") return field_value(span_id());
+  if (key == "trace.parent_id") {
+    const std::string_view p = parent_id();
+    return p.empty() ? std::nullopt : std::optional<field_value>(p);
+  }
+  if (key == "meta.span_type") return field_value(span_type());
+  if (key == "duration_ms") return field_value(static_cast<double>(duration().count()) / 1e6);
+  const std::ptrdiff_t at = rec_->find(key);
+  if (at < 0) return std::nullopt;
+  return rec_->value(rec_->fields[static_cast<std::size_t>(at)]);
+}
+
+void event::set(std::string_view key, field_value v) { rec_->trace->core->set(*rec_, key, v); }
+
+bool event::remove(std::string_view key) noexcept {
+  return !detail::is_reserved_key(key) && detail::remove_field(*rec_, key);
+}
+
+std::size_t event::field_count() const noexcept { return rec_->fields.size(); }
+
+field event::field_at(std::size_t i) const noexcept {
+  const detail::stored_field& f = rec_->fields[i];
+  return {rec_->key(f), rec_->value(f)};
+}
+
+std::uint32_t event::sample_rate() const noexcept { return rec_->sample_rate; }
+void event::set_sample_rate(std::uint32_t rate) noexcept { rec_->sample_rate = rate < 1 ? 1 : rate; }
+void event::drop() noexcept { rec_->dropped = true; }
+bool event::dropped() const noexcept { return rec_->dropped; }
+
+}  // namespace beeline

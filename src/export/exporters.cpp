@@ -1,0 +1,87 @@
+#include <beeline/exporter.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+namespace beeline {
+namespace {
+
+class jsonl_exporter final : public exporter {
+ public:
+  jsonl_exporter(std::FILE* file, bool owned, std::string error)
+      : file_(file), owned_(owned), open_error_(std::move(error)) {}
+  ~jsonl_exporter() override {
+    if (owned_ && file_) std::fclose(file_);
+  }
+
+  export_result export_batch(std::span<const event> batch) override {
+    if (!file_) return {0, batch.size(), open_error_};
+    buffer_.clear();
+    for (const event& ev : batch) {
+      append_event_json(ev, buffer_);
+      buffer_.push_back('\n');
+    }
+    // One write per batch; a short write loses the batch (we cannot tell which lines landed).
+    if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() || std::fflush(file_) != 0) {
+      std::clearerr(file_);
+      return {0, batch.size(), std::strerror(errno)};
+    }
+    if (buffer_.capacity() > (1u << 20)) std::string().swap(buffer_);
+    return {batch.size(), 0, {}};
+  }
+
+  void shutdown() override {
+    if (file_) std::fflush(file_);
+  }
+
+ private:
+  std::FILE* file_;
+  bool owned_;
+  std::string open_error_;
+  std::string buffer_;
+};
+
+class discard_exporter final : public exporter {
+ public:
+  export_result export_batch(std::span<const event> batch) override { return {batch.size(), 0, {}}; }
+};
+
+}  // namespace
+
+std::shared_ptr<exporter> make_jsonl_exporter(const std::string& path) {
+  if (path.empty() || path == "-") return std::make_shared<jsonl_exporter>(stdout, false, std::string());
+  std::FILE* f = std::fopen(path.c_str(), "ae");
+  if (!f) return std::make_shared<jsonl_exporter>(nullptr, false, "cannot open " + path + ": " + std::strerror(errno));
+  return std::make_shared<jsonl_exporter>(f, true, std::string());
+}
+
+std::shared_ptr<exporter> make_discard_exporter() { return std::make_shared<discard_exporter>(); }
+
+export_result memory_exporter::export_batch(std::span<const event> batch) {
+  std::lock_guard lk(mutex_);
+  for (const event& ev : batch) {
+    buffer_.clear();
+    append_event_json(ev, buffer_);
+    lines_.push_back(buffer_);
+  }
+  ++batches_;
+  return {batch.size(), 0, {}};
+}
+
+std::vector<std::string> memory_exporter::lines() const {
+  std::lock_guard lk(mutex_);
+  return lines_;
+}
+
+std::size_t memory_exporter::batch_count() const {
+  std::lock_guard lk(mutex_);
+  return batches_;
+}
+
+void memory_exporter::clear() {
+  std::lock_guard lk(mutex_);
+  lines_.clear();
+  batches_ = 0;
+}
+
+}  // namespace beeline
