@@ -71,6 +71,8 @@ tracer_core::tracer_core(config cfg)
   }
 
   limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes};
+  finalize_limits_ = {2 * cfg_.max_fields_per_span, cfg_.max_value_bytes};
+  global_limits_ = {SIZE_MAX, SIZE_MAX};
   field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields};
   calibrate_clock();
   worker_ = std::thread([this] { run_worker(); });
@@ -143,8 +145,8 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
   return t;
 }
 
-void tracer_core::release_trace(trace_state* t) noexcept {
-  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+void tracer_core::release_trace(trace_state* t, std::uint32_t n) noexcept {
+  if (t->refs.fetch_sub(n, std::memory_order_acq_rel) != n) return;
   t->has_fields.store(false, std::memory_order_relaxed);
   t->fields.store(nullptr, std::memory_order_relaxed);
   t->core = nullptr;
@@ -174,24 +176,28 @@ void tracer_core::set_if_absent(span_record& rec, std::string_view key, field_va
 
 void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_view prefix) {
   if (f.size() == 0) return;
-  // Copy on write: spans finishing concurrently keep the snapshot they loaded.
-  auto next = std::make_shared<field_list>();
-  if (auto current = trace.fields.load(std::memory_order_acquire)) *next = *current;
+  // Copy on write: spans finishing concurrently keep the snapshot they loaded. The compare-exchange retries if
+  // another task of the trace changed the fields meanwhile, so concurrent additions are never lost.
+  std::shared_ptr<const field_list> current = trace.fields.load(std::memory_order_acquire);
   std::string key;
-  for (const field& fl : f) {
-    key.assign(prefix);
-    key.append(fl.key);
-    auto it = std::find_if(next->begin(), next->end(), [&](const owned_field& o) { return o.key == key; });
-    if (it != next->end()) {
-      it->value = value(fl.value);
-    } else if (next->size() < cfg_.max_fields_per_span) {
-      next->push_back({key, value(fl.value)});
-    } else {
-      counters_.dropped_fields.fetch_add(1, std::memory_order_relaxed);
+  for (;;) {
+    auto next = current ? std::make_shared<field_list>(*current) : std::make_shared<field_list>();
+    for (const field& fl : f) {
+      key.assign(prefix);
+      key.append(fl.key);
+      auto it = std::find_if(next->begin(), next->end(), [&](const owned_field& o) { return o.key == key; });
+      if (it != next->end()) {
+        it->value = value(fl.value);
+      } else if (next->size() < cfg_.max_fields_per_span) {
+        next->push_back({key, value(fl.value)});
+      } else {
+        counters_.dropped_fields.fetch_add(1, std::memory_order_relaxed);
+      }
     }
+    std::shared_ptr<const field_list> desired = std::move(next);
+    if (trace.fields.compare_exchange_weak(current, desired, std::memory_order_acq_rel, std::memory_order_acquire))
+      break;
   }
-  // Concurrent add_trace_context calls on one trace: the last store wins, as with any unsynchronised map.
-  trace.fields.store(std::move(next), std::memory_order_release);
   trace.has_fields.store(true, std::memory_order_release);
 }
 
@@ -242,12 +248,22 @@ void tracer_core::recycle(span_record* rec) noexcept {
 void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
   if (recs.empty()) return;
   // The worker runs only while the tracer holds its reference, so releasing traces here never deletes `this`.
+  // Consecutive records of one trace give their references back in one atomic operation: the trace's counter
+  // is shared with the threads starting spans, and one write per span would bounce its cache line each time.
+  trace_state* run_trace = nullptr;
+  std::uint32_t run_length = 0;
   for (std::size_t i = 0; i < recs.size(); ++i) {
     trace_state* trace = recs[i]->trace;
     reset_record(*recs[i]);
     if (i > 0) object_pool<span_record>::link(recs[i - 1], recs[i]);
-    if (trace) release_trace(trace);
+    if (trace != run_trace) {
+      if (run_trace) release_trace(run_trace, run_length);
+      run_trace = trace;
+      run_length = 0;
+    }
+    ++run_length;
   }
+  if (run_trace) release_trace(run_trace, run_length);
   records_.push_chain(recs.front(), recs.back());
   recs.clear();
 }
@@ -261,16 +277,19 @@ void tracer_core::finalize(span_record& rec) {
   rec.sample_rate = trace.sample_rate;
   // Trace-level fields win over the span's own, as in the Beeline; the tracer's global fields never override.
   if (rec.trace_fields)
-    for (const owned_field& f : *rec.trace_fields) set(rec, f.key, f.value.view());
-  set_if_absent(rec, "service_name", service_name_);
-  set_if_absent(rec, "service.name", service_name_);
-  set_if_absent(rec, "meta.local_hostname", hostname_);
-  set_if_absent(rec, "meta.beeline_version", BEELINE_VERSION_STRING);
+    for (const owned_field& f : *rec.trace_fields) set_field(rec, f.key, f.value.view(), finalize_limits_, field_counters_);
+  if (cfg_.sampler || cfg_.presend) {
+    for (const field& g : global_fields()) set_field_if_absent(rec, g.key, g.value, global_limits_, field_counters_);
+    rec.globals_set = true;
+  }
 }
 
 void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& events) {
   events.clear();
-  for (span_record* rec : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    // Records were written on other cores: fetch a few ahead so the misses overlap.
+    if (i + 4 < batch.size()) __builtin_prefetch(batch[i + 4]);
+    span_record* rec = batch[i];
     finalize(*rec);
     event ev(rec);
     if (cfg_.sampler) {

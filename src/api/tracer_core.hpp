@@ -12,6 +12,7 @@
 #include "core/span_record.hpp"
 #include "export/bounded_queue.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -69,7 +70,8 @@ class tracer_core {
   /// Merges fields into the trace-level context (copy on write).
   void add_trace_fields(trace_state& trace, fields f, std::string_view prefix);
 
-  void release_trace(trace_state* t) noexcept;
+  /// Gives back `n` references to a trace; the last one returns it to the pool.
+  void release_trace(trace_state* t, std::uint32_t n = 1) noexcept;
 
   // ---- control ----
   flush_result flush(std::chrono::steady_clock::duration timeout);
@@ -81,6 +83,14 @@ class tracer_core {
   const config& settings() const noexcept { return cfg_; }
   const std::string& dataset() const noexcept { return dataset_; }
   const std::string& service_name() const noexcept { return service_name_; }
+  /// The tracer's own fields on every event. Copied into a record only when hooks run (so they can see and
+  /// edit them); otherwise the encoder writes them, which keeps the worker's per-span work small.
+  std::array<field, 4> global_fields() const noexcept {
+    return {{{"service_name", service_name_},
+             {"service.name", service_name_},
+             {"meta.local_hostname", hostname_},
+             {"meta.beeline_version", BEELINE_VERSION_STRING}}};
+  }
   counters& count() noexcept { return counters_; }
   std::int64_t wall_offset_ns() const noexcept { return wall_offset_ns_.load(std::memory_order_relaxed); }
 
@@ -98,6 +108,8 @@ class tracer_core {
   std::string service_name_;
   std::string hostname_;
   field_limits limits_;
+  field_limits finalize_limits_;  // room for the trace-level fields on top of the span's own
+  field_limits global_limits_;    // the tracer's own fields: never refused, never cut
   field_counters field_counters_;
 
   std::atomic<std::uint32_t> refs_{1};

@@ -147,6 +147,7 @@ void reset_record(span_record& r) noexcept {
   if (r.fields.capacity() > 1024) std::vector<stored_field>().swap(r.fields);
   r.trace_fields.reset();
   r.had_children = false;
+  r.globals_set = false;
   r.sample_rate = 1;
   r.dropped = false;
   r.wall_start_ns = 0;

@@ -73,6 +73,7 @@ struct span_record {
   // Set at finish.
   std::shared_ptr<const field_list> trace_fields;
   bool had_children = false;
+  bool globals_set = false;  // the tracer's global fields were copied in (only when hooks need to see them)
 
   // Set by the worker before hooks and export.
   std::uint32_t sample_rate = 1;

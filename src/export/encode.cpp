@@ -28,6 +28,14 @@ void append_event_json(const event& ev, std::string& out, bool with_dataset) {
     valid_utf8 &= detail::append_json_string(out, rec.dataset);
   }
   out.append(",\"data\":{");
+  if (!rec.globals_set) {
+    for (const field& g : rec.trace->core->global_fields()) {
+      if (rec.find(g.key) >= 0) continue;  // a user field of the same name wins, as in the Beeline
+      append_key(out, g.key, valid_utf8);
+      valid_utf8 &= detail::append_json_string(out, g.value.as_string());
+      out.push_back(',');
+    }
+  }
   for (const detail::stored_field& f : rec.fields) {
     append_key(out, rec.key(f), valid_utf8);
     const field_value v = rec.value(f);

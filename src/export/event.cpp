@@ -47,8 +47,11 @@ std::optional<field_value> event::get(std::string_view key) const noexcept {
   if (key == "meta.span_type") return field_value(span_type());
   if (key == "duration_ms") return field_value(static_cast<double>(duration().count()) / 1e6);
   const std::ptrdiff_t at = rec_->find(key);
-  if (at < 0) return std::nullopt;
-  return rec_->value(rec_->fields[static_cast<std::size_t>(at)]);
+  if (at >= 0) return rec_->value(rec_->fields[static_cast<std::size_t>(at)]);
+  if (!rec_->globals_set)
+    for (const field& g : rec_->trace->core->global_fields())
+      if (g.key == key) return g.value;
+  return std::nullopt;
 }
 
 void event::set(std::string_view key, field_value v) { rec_->trace->core->set(*rec_, key, v); }

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what is missing, builds, and runs the whole test suite: the default build (with the Node interop
+# references), ASan+UBSan over every test, and TSan over the concurrency tests. Idempotent.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+
+# The real Node packages the interop tests compare against, pinned by package-lock.json.
+if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+for preset in default asan tsan; do
+  echo "== $preset ==" >&2
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  ctest --preset "$preset"
+done

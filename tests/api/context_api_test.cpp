@@ -1,0 +1,98 @@
+// The current span is per thread (per task): traces on different threads never see each other.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+using beeline::test::memory_tracer;
+
+TEST_CASE("context: a trace on one thread is invisible on another", "[concurrency]") {
+  memory_tracer t;
+  beeline::span root = t.tracer.start_trace("main_root");
+  bool other_saw_trace = true;
+  std::thread([&] {
+    other_saw_trace = beeline::trace_active();
+    beeline::span s = beeline::start_span("should_not_exist");
+    CHECK_FALSE(s.valid());
+  }).join();
+  CHECK_FALSE(other_saw_trace);
+  CHECK(beeline::trace_active());
+  root.finish();
+  CHECK(t.events().size() == 1);
+}
+
+TEST_CASE("context: a span handle moved to another thread is finished there without disturbing either thread",
+          "[concurrency]") {
+  memory_tracer t;
+  beeline::span root = t.tracer.start_trace("root");
+  beeline::span child = beeline::start_span("child");
+  std::thread([c = std::move(child)]() mutable { c.finish(); }).join();
+  // The child was finished elsewhere: the root is current again here.
+  beeline::span next = beeline::start_span("next");
+  next.finish();
+  root.finish();
+  const auto evs = t.events();
+  REQUIRE(evs.size() == 3);
+  CHECK(memory_tracer::by_name(evs, "next").parent_id() == memory_tracer::by_name(evs, "root").span_id());
+  CHECK(memory_tracer::by_name(evs, "child").parent_id() == memory_tracer::by_name(evs, "root").span_id());
+}
+
+TEST_CASE("context: a function bound on one thread runs in that trace on another", "[concurrency]") {
+  memory_tracer t;
+  std::string parent_id;
+  std::function<void()> work;
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    beeline::span parent = beeline::start_span("parent");
+    parent_id = parent.span_id();
+    work = beeline::bind_function_to_trace([] { beeline::with_span("on_worker", {}, [] {}); });
+    std::thread(work).join();
+  }
+  const auto evs = t.events();
+  CHECK(memory_tracer::by_name(evs, "on_worker").parent_id() == parent_id);
+  // A child started on another thread still marks its parent as having children.
+  CHECK(memory_tracer::by_name(evs, "parent").span_type() == "mid");
+}
+
+TEST_CASE("context: a bound function outliving its trace's spans still parents correctly, and marks nothing") {
+  memory_tracer t;
+  std::function<void()> late;
+  std::string holder_span;
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    beeline::span holder = beeline::start_span("holder");
+    holder_span = holder.span_id();
+    late = beeline::bind_function_to_trace([] { beeline::with_span("late_child", {}, [] {}); });
+  }
+  // The holder was exported as a leaf and its record went back to the pool; open many spans so it is reused.
+  const auto first = t.events();
+  CHECK(memory_tracer::by_name(first, "holder").span_type() == "leaf");
+  t.sink->clear();
+  {
+    beeline::span other = t.tracer.start_trace("other");
+    // Siblings, each a child of "other" with no children of its own, all open at once.
+    auto open_sibling = beeline::bind_function_to_trace([] { return beeline::start_span("open_filler"); });
+    std::vector<beeline::span> open;
+    for (int i = 0; i < 50; ++i) open.push_back(open_sibling());
+    late();  // must not mark whichever open span now occupies the old root's record
+  }
+  const auto evs = t.events();
+  int leaves = 0;
+  for (const auto& e : evs) leaves += e.name() == "open_filler" && e.span_type() == "leaf";
+  CHECK(leaves == 50);  // no reused record was wrongly marked as having children
+  CHECK(memory_tracer::by_name(evs, "late_child").parent_id() == holder_span);
+}
+
+TEST_CASE("context: add_context in a bound function with no span of its own is counted, not misapplied") {
+  memory_tracer t;
+  std::function<void()> cb;
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    cb = beeline::bind_function_to_trace([] { beeline::add_context({{"x", 1}}); });
+  }
+  cb();
+  const auto evs = t.events();
+  CHECK_FALSE(evs.at(0).has("x"));
+  CHECK(t.tracer.stats().context_outside_span == 1);
+}

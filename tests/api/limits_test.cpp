@@ -1,0 +1,98 @@
+// Bad input stays bounded: oversized values, too many fields, invalid UTF-8, invalid JSON.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+using beeline::test::memory_tracer;
+
+TEST_CASE("limits: a string longer than max_value_bytes is cut at a UTF-8 boundary and counted") {
+  beeline::config cfg;
+  cfg.max_value_bytes = 10;
+  memory_tracer t(cfg);
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    // 9 ASCII bytes then a 3-byte character: cutting at 10 would split it.
+    beeline::add_context({{"long", "123456789\xE2\x82\xAC"}, {"short", "ok"}});
+  }
+  const auto evs = t.events();
+  CHECK(evs[0].str("long") == "123456789");
+  CHECK(evs[0].str("short") == "ok");
+  CHECK(t.tracer.stats().truncated_values == 1);
+  CHECK(t.tracer.stats().invalid_utf8_values == 0);
+}
+
+TEST_CASE("limits: fields past max_fields_per_span are refused and counted; replacing a field is always allowed") {
+  beeline::config cfg;
+  cfg.max_fields_per_span = 4;  // name + 3
+  memory_tracer t(cfg);
+  {
+    beeline::span root = t.tracer.start_trace("root", {{"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}, {"e", 5}});
+    root.add_field("a", 10);
+  }
+  const auto evs = t.events();
+  CHECK(evs[0].raw("a") == "10");
+  CHECK(evs[0].has("c"));
+  CHECK_FALSE(evs[0].has("d"));
+  CHECK_FALSE(evs[0].has("e"));
+  CHECK(t.tracer.stats().dropped_fields == 2);
+  // The tracer's own fields are always there, whatever the user's fields used up.
+  CHECK(evs[0].str("service_name") == "test-service");
+  CHECK(evs[0].has("meta.beeline_version"));
+}
+
+TEST_CASE("limits: a 10 MB value costs at most the limit") {
+  memory_tracer t;
+  const std::string huge(10 * 1024 * 1024, 'x');
+  { beeline::span root = t.tracer.start_trace("root", {{"huge", huge}}); }
+  const auto evs = t.events();
+  CHECK(evs[0].str("huge").size() == 64 * 1024);
+  CHECK(evs[0].line().size() < 70 * 1024);
+}
+
+TEST_CASE("bad input: invalid UTF-8 is replaced by U+FFFD on the wire and counted") {
+  memory_tracer t;
+  { beeline::span root = t.tracer.start_trace("root", {{"bytes", std::string_view("a\xff\xfe" "b", 4)}}); }
+  const auto evs = t.events();
+  CHECK(evs[0].str("bytes") == "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  CHECK(t.tracer.stats().invalid_utf8_values == 1);
+}
+
+TEST_CASE("bad input: control characters and quotes in keys and values are escaped") {
+  memory_tracer t;
+  { beeline::span root = t.tracer.start_trace("root", {{"k\"\n", std::string_view("v\0\x1f\\", 4)}}); }
+  const auto evs = t.events();
+  CHECK(evs[0].str("k\"\n") == std::string("v\0\x1f\\", 4));
+}
+
+TEST_CASE("bad input: raw JSON is embedded when valid and sent as null (counted) when not") {
+  memory_tracer t;
+  {
+    beeline::span root = t.tracer.start_trace(
+        "root", {{"good", beeline::raw_json{R"({"a":[1,{"b":null}]})"}}, {"bad", beeline::raw_json{"{oops"}}});
+  }
+  const auto evs = t.events();
+  CHECK(evs[0].raw("good") == R"({"a":[1,{"b":null}]})");
+  CHECK(evs[0].raw("bad") == "null");
+  CHECK(t.tracer.stats().invalid_json_values == 1);
+}
+
+TEST_CASE("bad input: NaN and infinity are sent as null") {
+  memory_tracer t;
+  {
+    beeline::span root = t.tracer.start_trace("root", {{"nan", std::nan("")}, {"inf", 1.0 / 0.0}});
+  }
+  const auto evs = t.events();
+  CHECK(evs[0].raw("nan") == "null");
+  CHECK(evs[0].raw("inf") == "null");
+}
+
+TEST_CASE("bad input: a huge upstream trace id is bounded") {
+  memory_tracer t;
+  beeline::trace_context up;
+  up.trace_id = std::string(100000, 'a');
+  up.parent_id = std::string(100000, 'b');
+  { beeline::span root = t.tracer.start_trace("root", {}, up); }
+  const auto evs = t.events();
+  CHECK(evs[0].trace_id().size() == 256);
+  CHECK(evs[0].parent_id().size() == 256);
+}
