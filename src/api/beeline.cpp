@@ -105,7 +105,9 @@ span start_span(std::string_view name, fields f) {
   if (detail::span_record* top = detail::live_top(s)) {
     trace = top->trace;
     parent_id = top->span_id;
-    top->state.fetch_or(detail::record_has_children, std::memory_order_relaxed);
+    // The bit stays set until the record is reused: check before paying for a locked write per child.
+    if ((top->state.load(std::memory_order_relaxed) & detail::record_has_children) == 0)
+      top->state.fetch_or(detail::record_has_children, std::memory_order_relaxed);
   } else if (s.base) {
     trace = s.base.trace();
     parent_id = s.base.span_id();
@@ -180,10 +182,10 @@ std::optional<trace_context> get_trace_context() {
     return std::nullopt;
   }
   trace_context ctx;
-  ctx.trace_id = trace->trace_id;
+  ctx.trace_id = trace->trace_id();
   ctx.parent_id.resize(16);
   detail::to_hex16(span_id, ctx.parent_id.data());
-  ctx.dataset = trace->dataset.empty() ? trace->core->dataset() : trace->dataset;
+  ctx.dataset = trace->dataset().empty() ? std::string_view(trace->core->dataset()) : trace->dataset();
   if (trace->has_fields.load(std::memory_order_acquire))
     if (auto f = trace->fields.load(std::memory_order_acquire)) ctx.fields = *f;
   return ctx;

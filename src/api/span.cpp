@@ -74,7 +74,7 @@ void span::finish() noexcept {
   core_of(rec).finish(rec);
 }
 
-std::string span::trace_id() const { return rec_ ? rec_->trace->trace_id : std::string(); }
+std::string span::trace_id() const { return rec_ ? std::string(rec_->trace->trace_id()) : std::string(); }
 
 std::string span::span_id() const {
   if (!rec_) return {};

@@ -81,11 +81,8 @@ tracer_core::tracer_core(config cfg)
 tracer_core::~tracer_core() {
   if (worker_.joinable()) {
     // Only reachable if shutdown() was never called; never leave a joinable thread behind.
-    {
-      std::lock_guard lk(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_one();
+    stop_.store(true);
+    wake_.notify();
     worker_.join();
   }
 }
@@ -118,9 +115,9 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
   if (!t) return nullptr;
   try {
     if (upstream && !upstream->trace_id.empty()) {
-      t->trace_id.assign(upstream->trace_id.substr(0, max_upstream_id_bytes));
-      t->upstream_parent_id.assign(upstream->parent_id.substr(0, max_upstream_id_bytes));
-      t->dataset.assign(upstream->dataset.substr(0, max_upstream_id_bytes));
+      assign(t->trace_id_text, std::string_view(upstream->trace_id).substr(0, max_upstream_id_bytes));
+      assign(t->upstream_parent_text, std::string_view(upstream->parent_id).substr(0, max_upstream_id_bytes));
+      assign(t->dataset_text, std::string_view(upstream->dataset).substr(0, max_upstream_id_bytes));
       if (!upstream->fields.empty()) {
         t->fields.store(std::make_shared<const field_list>(upstream->fields), std::memory_order_release);
         t->has_fields.store(true, std::memory_order_release);
@@ -129,15 +126,15 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
       char hex[32];
       to_hex16(random_id(), hex);
       to_hex16(random_id(), hex + 16);
-      t->trace_id.assign(hex, 32);
-      t->upstream_parent_id.clear();
-      t->dataset.clear();
+      assign(t->trace_id_text, std::string_view(hex, 32));
+      t->upstream_parent_text.clear();
+      t->dataset_text.clear();
     }
   } catch (...) {
     traces_.push(t);
     return nullptr;
   }
-  t->keep = cfg_.sampler || cfg_.sample_rate == 1 || deterministic_keep(t->trace_id, cfg_.sample_rate);
+  t->keep = cfg_.sampler || cfg_.sample_rate == 1 || deterministic_keep(t->trace_id(), cfg_.sample_rate);
   t->sample_rate = static_cast<std::uint32_t>(std::min(std::lround(cfg_.sample_rate), long{UINT32_MAX}));
   t->core = this;
   add_ref();
@@ -231,12 +228,12 @@ void tracer_core::finish(span_record* rec) noexcept {
     }
     return;
   }
-  if (worker_sleeping_.load(std::memory_order_relaxed) &&
-      queue_.enqueue_position() - queue_.dequeue_position() >= cfg_.batch_size)
-    wake_worker();
+  // Wake the worker once a batch is waiting. The exchange makes one producer pay for the system call.
+  if (worker_sleeping_.load(std::memory_order_seq_cst) &&
+      queue_.enqueue_position() - queue_.dequeue_position() >= cfg_.batch_size &&
+      worker_sleeping_.exchange(false, std::memory_order_seq_cst))
+    wake_.notify();
 }
-
-void tracer_core::wake_worker() noexcept { wake_.notify_one(); }
 
 void tracer_core::recycle(span_record* rec) noexcept {
   trace_state* trace = rec->trace;
@@ -270,10 +267,8 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
 
 void tracer_core::finalize(span_record& rec) {
   trace_state& trace = *rec.trace;
-  to_hex16(rec.span_id, rec.span_hex);
-  if (rec.parent_id) to_hex16(rec.parent_id, rec.parent_hex);
   rec.wall_start_ns = rec.start_ns + wall_offset_ns();
-  rec.dataset = trace.dataset.empty() ? std::string_view(dataset_) : std::string_view(trace.dataset);
+  rec.dataset = trace.dataset().empty() ? std::string_view(dataset_) : trace.dataset();
   rec.sample_rate = trace.sample_rate;
   // Trace-level fields win over the span's own, as in the Beeline; the tracer's global fields never override.
   if (rec.trace_fields)
@@ -357,22 +352,22 @@ void tracer_core::run_worker() {
   events.reserve(cfg_.batch_size);
   auto next_send = std::chrono::steady_clock::now() + cfg_.send_interval;
   const auto waiting = [&] { return queue_.enqueue_position() - queue_.dequeue_position(); };
+  const auto must_work = [&] {
+    return stop_.load() || flush_target_.load() > processed_.load(std::memory_order_relaxed) ||
+           waiting() >= cfg_.batch_size;
+  };
   for (;;) {
-    bool stopping;
-    {
-      std::unique_lock lk(mutex_);
-      while (!stop_ && flush_target_ <= processed_.load(std::memory_order_relaxed) && waiting() < cfg_.batch_size &&
-             std::chrono::steady_clock::now() < next_send) {
-        worker_sleeping_.store(true, std::memory_order_seq_cst);
-        if (waiting() >= cfg_.batch_size) {  // a producer may have missed the flag
-          worker_sleeping_.store(false, std::memory_order_relaxed);
-          break;
-        }
-        wake_.wait_until(lk, next_send);
+    while (!must_work() && std::chrono::steady_clock::now() < next_send) {
+      const std::uint32_t seen = wake_.prepare();
+      worker_sleeping_.store(true, std::memory_order_seq_cst);
+      if (must_work()) {  // a producer may have checked the flag before we set it
         worker_sleeping_.store(false, std::memory_order_relaxed);
+        break;
       }
-      stopping = stop_;
+      wake_.wait_until(seen, next_send);
+      worker_sleeping_.store(false, std::memory_order_relaxed);
     }
+    const bool stopping = stop_.load();
     calibrate_clock();
     std::size_t popped = 0;
     span_record* rec;
@@ -402,17 +397,14 @@ flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const beeline::stats before = snapshot();
   const std::size_t target = queue_.enqueue_position();
-  bool done;
-  {
-    std::unique_lock lk(mutex_);
-    if (stopped_.load(std::memory_order_acquire)) {
-      done = true;
-    } else {
-      flush_target_ = std::max(flush_target_, target);
-      wake_.notify_one();
-      done = flushed_.wait_until(lk, deadline,
-                                 [&] { return processed_.load(std::memory_order_acquire) >= target; });
+  bool done = true;
+  if (!stopped_.load(std::memory_order_acquire)) {
+    std::size_t current = flush_target_.load();
+    while (current < target && !flush_target_.compare_exchange_weak(current, target)) {
     }
+    wake_.notify();
+    std::unique_lock lk(mutex_);
+    done = flushed_.wait_until(lk, deadline, [&] { return processed_.load(std::memory_order_acquire) >= target; });
   }
   const beeline::stats after = snapshot();
   return {done, after.exported - before.exported, after.dropped() - before.dropped()};
@@ -422,11 +414,8 @@ flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) 
   if (!worker_.joinable()) return {true, 0, 0};
   const beeline::stats before = snapshot();
   const flush_result flushed = flush(timeout);
-  {
-    std::lock_guard lk(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_one();
+  stop_.store(true);
+  wake_.notify();
   worker_.join();
   stopped_.store(true, std::memory_order_seq_cst);
   span_record* left;

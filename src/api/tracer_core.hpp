@@ -11,6 +11,7 @@
 #include "core/object_pool.hpp"
 #include "core/span_record.hpp"
 #include "export/bounded_queue.hpp"
+#include "export/wake_signal.hpp"
 
 #include <array>
 #include <atomic>
@@ -101,7 +102,6 @@ class tracer_core {
   void recycle(span_record* rec) noexcept;
   void recycle_chain(std::vector<span_record*>& recs) noexcept;
   void calibrate_clock() noexcept;
-  void wake_worker() noexcept;
 
   config cfg_;
   std::string dataset_;
@@ -119,15 +119,16 @@ class tracer_core {
   bounded_queue<span_record*> queue_;
   std::atomic<std::int64_t> wall_offset_ns_{0};
 
-  // Worker coordination. Producers only read `worker_sleeping_` and, rarely, notify without the mutex.
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable flushed_;
+  // Worker coordination. Producers touch only `worker_sleeping_` and, once per batch, `wake_`; the mutex and
+  // condition variable serve flush callers waiting for the worker.
+  wake_signal wake_;
   std::atomic<bool> worker_sleeping_{false};
-  std::size_t flush_target_ = 0;  // guarded by mutex_
-  bool stop_ = false;             // guarded by mutex_
+  std::atomic<std::size_t> flush_target_{0};
+  std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> processed_{0};
+  std::mutex mutex_;
+  std::condition_variable flushed_;
   std::thread worker_;
 };
 

@@ -23,9 +23,16 @@ field_value span_record::value(const stored_field& f) const noexcept {
 }
 
 std::ptrdiff_t span_record::find(std::string_view k) const noexcept {
+  if (k.empty()) {
+    for (std::size_t i = 0; i < fields.size(); ++i)
+      if (fields[i].key_len == 0) return static_cast<std::ptrdiff_t>(i);
+    return -1;
+  }
+  const char* base = arena.data();
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const stored_field& f = fields[i];
-    if (f.key_len == k.size() && std::memcmp(arena.data() + f.key_off, k.data(), k.size()) == 0)
+    // Length and first byte rule out almost every other key before the memcmp call.
+    if (f.key_len == k.size() && base[f.key_off] == k[0] && std::memcmp(base + f.key_off, k.data(), k.size()) == 0)
       return static_cast<std::ptrdiff_t>(i);
   }
   return -1;
@@ -42,7 +49,7 @@ std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
 namespace {
 
 // Appends to the arena; the arena keeps its capacity across reuse, so this allocates only while warming up.
-std::uint32_t append(std::string& arena, std::string_view s) {
+std::uint32_t append(inline_vector<char, 384>& arena, std::string_view s) {
   const auto off = static_cast<std::uint32_t>(arena.size());
   arena.append(s.data(), s.size());
   return off;
@@ -88,6 +95,7 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
                     const field_counters& counters, bool replace) noexcept {
   // The tracer computes the reserved fields itself; a user value for them would be overwritten or duplicated.
   if (is_reserved_key(key)) return;
+  key = truncate_utf8(key, limits.max_value_bytes);  // before the lookup, so an over-long key matches itself
   try {
     const std::ptrdiff_t at = r.find(key);
     if (at >= 0) {
@@ -98,7 +106,6 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
       counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    key = truncate_utf8(key, limits.max_value_bytes);
     stored_field f;
     f.key_off = append(r.arena, key);
     f.key_len = static_cast<std::uint32_t>(key.size());
@@ -125,7 +132,7 @@ void set_field_if_absent(span_record& r, std::string_view key, field_value v, co
 bool remove_field(span_record& r, std::string_view key) noexcept {
   const std::ptrdiff_t at = r.find(key);
   if (at < 0) return false;
-  r.fields.erase(r.fields.begin() + at);
+  r.fields.erase(static_cast<std::size_t>(at));
   return true;
 }
 
@@ -136,18 +143,13 @@ void reset_record(span_record& r) noexcept {
   r.span_id = r.parent_id = 0;
   r.is_root = false;
   r.start_ns = r.end_ns = 0;
-  r.fields.clear();
   // A record that once held a huge span would otherwise pin that memory for ever.
-  constexpr std::size_t keep_bytes = 64 * 1024;
-  if (r.arena.capacity() > keep_bytes) {
-    std::string().swap(r.arena);
-  } else {
-    r.arena.clear();
-  }
-  if (r.fields.capacity() > 1024) std::vector<stored_field>().swap(r.fields);
+  r.fields.reset(1024);
+  r.arena.reset(64 * 1024);
   r.trace_fields.reset();
   r.had_children = false;
   r.globals_set = false;
+  r.hex_ready = false;
   r.sample_rate = 1;
   r.dropped = false;
   r.wall_start_ns = 0;
@@ -155,8 +157,19 @@ void reset_record(span_record& r) noexcept {
 }
 
 bool is_reserved_key(std::string_view key) noexcept {
-  return key == "trace.trace_id" || key == "trace.span_id" || key == "trace.parent_id" ||
-         key == "meta.span_type" || key == "duration_ms";
+  // Called for every field set: dispatch on the length so most keys cost one comparison.
+  switch (key.size()) {
+    case 11:
+      return key == "duration_ms";
+    case 13:
+      return key == "trace.span_id";
+    case 14:
+      return key == "trace.trace_id" || key == "meta.span_type";
+    case 15:
+      return key == "trace.parent_id";
+    default:
+      return false;
+  }
 }
 
 }  // namespace beeline::detail

@@ -6,12 +6,23 @@
 
 #include <beeline/value.hpp>
 
+#include "core/inline_vector.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace beeline::detail {
+/// Replaces the contents of an inline buffer with `s`.
+template <std::size_t N>
+void assign(inline_vector<char, N>& v, std::string_view s) {
+  v.clear();
+  v.append(s.data(), s.size());
+}
+}  // namespace beeline::detail
 
 namespace beeline::detail {
 
@@ -38,9 +49,15 @@ struct trace_state {
   std::atomic<std::uint32_t> refs{0};
 
   tracer_core* core = nullptr;  // holds a reference
-  std::string trace_id;         // 32 hex for ours, verbatim for upstream ids
-  std::string upstream_parent_id;
-  std::string dataset;          // empty: the tracer's dataset
+  // Inline text buffers: a pooled trace state needs no heap memory for ordinary ids, even on first use.
+  inline_vector<char, 32> trace_id_text;         // 32 hex for ours, verbatim for upstream ids
+  inline_vector<char, 16> upstream_parent_text;  // empty unless continuing an upstream trace
+  inline_vector<char, 32> dataset_text;          // empty: the tracer's dataset
+  std::string_view trace_id() const noexcept { return {trace_id_text.data(), trace_id_text.size()}; }
+  std::string_view upstream_parent_id() const noexcept {
+    return {upstream_parent_text.data(), upstream_parent_text.size()};
+  }
+  std::string_view dataset() const noexcept { return {dataset_text.data(), dataset_text.size()}; }
   bool keep = true;             // the deterministic sampler's decision, made once per trace
   std::uint32_t sample_rate = 1;
 
@@ -67,8 +84,8 @@ struct span_record {
   std::int64_t start_ns = 0;  // steady clock
   std::int64_t end_ns = 0;
 
-  std::vector<stored_field> fields;
-  std::string arena;
+  inline_vector<stored_field, 8> fields;
+  inline_vector<char, 384> arena;
 
   // Set at finish.
   std::shared_ptr<const field_list> trace_fields;
@@ -80,6 +97,7 @@ struct span_record {
   bool dropped = false;
   std::int64_t wall_start_ns = 0;
   std::string_view dataset;
+  bool hex_ready = false;  // span_hex/parent_hex filled (lazily, by the first reader on the worker)
   char span_hex[16] = {};
   char parent_hex[16] = {};
 

@@ -1,6 +1,7 @@
 #include <beeline/event.hpp>
 
 #include "api/tracer_core.hpp"
+#include "core/ids.hpp"
 #include "core/span_record.hpp"
 
 namespace beeline {
@@ -12,17 +13,31 @@ std::string_view event::name() const noexcept {
   return v.kind() == value_kind::string ? v.as_string() : std::string_view();
 }
 
-std::string_view event::trace_id() const noexcept { return rec_->trace->trace_id; }
+std::string_view event::trace_id() const noexcept { return rec_->trace->trace_id(); }
 
-std::string_view event::span_id() const noexcept { return {rec_->span_hex, 16}; }
+namespace {
+// Hex ids are formed on first use: a discarding exporter never pays for them.
+void ensure_hex(detail::span_record& r) noexcept {
+  if (r.hex_ready) return;
+  detail::to_hex16(r.span_id, r.span_hex);
+  if (r.parent_id) detail::to_hex16(r.parent_id, r.parent_hex);
+  r.hex_ready = true;
+}
+}  // namespace
+
+std::string_view event::span_id() const noexcept {
+  ensure_hex(*rec_);
+  return {rec_->span_hex, 16};
+}
 
 std::string_view event::parent_id() const noexcept {
+  ensure_hex(*rec_);
   if (rec_->parent_id) return {rec_->parent_hex, 16};
-  return rec_->trace->upstream_parent_id;
+  return rec_->trace->upstream_parent_id();
 }
 
 std::string_view event::span_type() const noexcept {
-  if (rec_->is_root) return rec_->trace->upstream_parent_id.empty() ? "root" : "subroot";
+  if (rec_->is_root) return rec_->trace->upstream_parent_id().empty() ? "root" : "subroot";
   return rec_->had_children ? "mid" : "leaf";
 }
 

@@ -60,13 +60,17 @@ TEST_CASE("trace: root, mid and leaf spans carry the Beeline's field names and p
 
 TEST_CASE("trace: duration_ms is fractional milliseconds of the span's real duration") {
   memory_tracer t;
-  const auto before = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point before;
   {
     beeline::span root = t.tracer.start_trace("timed");
+    before = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - before < std::chrono::milliseconds(3)) {
     }
   }
-  const auto wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - before).count();
+  // The span started just before `before` and ended just after the loop: between 3 ms and the wall time plus
+  // the (sub-millisecond) cost of starting it.
+  const auto wall =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - before).count() + 1.0;
   const auto evs = t.events();
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].num("duration_ms") >= 3.0);
