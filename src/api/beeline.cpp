@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -149,7 +150,7 @@ void add_context(fields f) {
 void add_field(std::string_view key, field_value v) { add_context({{key, v}}); }
 
 void remove_context(std::string_view key) {
-  if (detail::span_record* top = detail::live_top(detail::current_slot())) detail::remove_field(*top, key);
+  if (detail::span_record* top = detail::live_top(detail::current_slot())) top->trace->core->remove(*top, key);
 }
 
 void add_trace_context(fields f) {
@@ -186,8 +187,7 @@ std::optional<trace_context> get_trace_context() {
   ctx.parent_id.resize(16);
   detail::to_hex16(span_id, ctx.parent_id.data());
   ctx.dataset = trace->dataset().empty() ? std::string_view(trace->core->dataset()) : trace->dataset();
-  if (trace->has_fields.load(std::memory_order_acquire))
-    if (auto f = trace->fields.load(std::memory_order_acquire)) ctx.fields = *f;
+  if (const detail::trace_fields_node* f = trace->fields.load(std::memory_order_acquire)) ctx.fields = f->fields;
   return ctx;
 }
 

@@ -42,7 +42,7 @@ span& span::add_field(std::string_view key, field_value v) {
 }
 
 span& span::remove_context(std::string_view key) {
-  if (rec_) detail::remove_field(*rec_, key);
+  if (rec_) core_of(rec_).remove(*rec_, key);
   return *this;
 }
 

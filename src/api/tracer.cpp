@@ -119,8 +119,13 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
       assign(t->upstream_parent_text, std::string_view(upstream->parent_id).substr(0, max_upstream_id_bytes));
       assign(t->dataset_text, std::string_view(upstream->dataset).substr(0, max_upstream_id_bytes));
       if (!upstream->fields.empty()) {
-        t->fields.store(std::make_shared<const field_list>(upstream->fields), std::memory_order_release);
-        t->has_fields.store(true, std::memory_order_release);
+        auto* node = new trace_fields_node{upstream->fields, nullptr, 0};
+        if (node->fields.size() > cfg_.max_fields_per_span) {
+          counters_.dropped_fields.fetch_add(node->fields.size() - cfg_.max_fields_per_span, std::memory_order_relaxed);
+          node->fields.resize(cfg_.max_fields_per_span);
+        }
+        node->retained = node->fields.size();
+        t->fields.store(node, std::memory_order_release);
       }
     } else {
       char hex[32];
@@ -144,8 +149,9 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
 
 void tracer_core::release_trace(trace_state* t, std::uint32_t n) noexcept {
   if (t->refs.fetch_sub(n, std::memory_order_acq_rel) != n) return;
-  t->has_fields.store(false, std::memory_order_relaxed);
-  t->fields.store(nullptr, std::memory_order_relaxed);
+  t->fields_bound_logged.store(false, std::memory_order_relaxed);
+  const trace_fields_node* node = t->fields.exchange(nullptr, std::memory_order_acquire);
+  while (node) delete std::exchange(node, node->prev);
   t->core = nullptr;
   traces_.push(t);
   release();  // may delete this: nothing after it
@@ -173,29 +179,42 @@ void tracer_core::set_if_absent(span_record& rec, std::string_view key, field_va
 
 void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_view prefix) {
   if (f.size() == 0) return;
-  // Copy on write: spans finishing concurrently keep the snapshot they loaded. The compare-exchange retries if
-  // another task of the trace changed the fields meanwhile, so concurrent additions are never lost.
-  std::shared_ptr<const field_list> current = trace.fields.load(std::memory_order_acquire);
+  // Old versions live until the trace ends (spans may be reading them); this bounds what one trace can hold.
+  const std::size_t max_retained = 16 * std::max<std::size_t>(cfg_.max_fields_per_span, 1);
+  const trace_fields_node* head = trace.fields.load(std::memory_order_acquire);
   std::string key;
   for (;;) {
-    auto next = current ? std::make_shared<field_list>(*current) : std::make_shared<field_list>();
+    auto node = std::make_unique<trace_fields_node>();
+    if (head) node->fields = head->fields;
+    std::size_t refused = 0;
     for (const field& fl : f) {
       key.assign(prefix);
       key.append(fl.key);
-      auto it = std::find_if(next->begin(), next->end(), [&](const owned_field& o) { return o.key == key; });
-      if (it != next->end()) {
+      auto it = std::find_if(node->fields.begin(), node->fields.end(), [&](const owned_field& o) { return o.key == key; });
+      if (it != node->fields.end()) {
         it->value = value(fl.value);
-      } else if (next->size() < cfg_.max_fields_per_span) {
-        next->push_back({key, value(fl.value)});
+      } else if (node->fields.size() < cfg_.max_fields_per_span) {
+        node->fields.push_back({key, value(fl.value)});
       } else {
-        counters_.dropped_fields.fetch_add(1, std::memory_order_relaxed);
+        ++refused;
       }
     }
-    std::shared_ptr<const field_list> desired = std::move(next);
-    if (trace.fields.compare_exchange_weak(current, desired, std::memory_order_acq_rel, std::memory_order_acquire))
-      break;
+    node->prev = head;
+    node->retained = (head ? head->retained : 0) + node->fields.size();
+    if (node->retained > max_retained) {
+      counters_.dropped_fields.fetch_add(f.size(), std::memory_order_relaxed);
+      if (!trace.fields_bound_logged.exchange(true, std::memory_order_relaxed))
+        log(log_level::warning, "add_trace_context: too many updates to one trace's fields; further updates dropped");
+      return;
+    }
+    // The compare-exchange fails if another task of the trace installed a version meanwhile: redo the merge on
+    // top of it, so concurrent additions are never lost and readers never wait.
+    if (trace.fields.compare_exchange_weak(head, node.get(), std::memory_order_acq_rel, std::memory_order_acquire)) {
+      node.release();
+      counters_.dropped_fields.fetch_add(refused, std::memory_order_relaxed);
+      return;
+    }
   }
-  trace.has_fields.store(true, std::memory_order_release);
 }
 
 void tracer_core::finish(span_record* rec) noexcept {
@@ -208,7 +227,7 @@ void tracer_core::finish(span_record* rec) noexcept {
     recycle(rec);
     return;
   }
-  if (trace->has_fields.load(std::memory_order_acquire)) rec->trace_fields = trace->fields.load(std::memory_order_acquire);
+  rec->trace_fields = trace->fields.load(std::memory_order_acquire);
   if (stopped_.load(std::memory_order_seq_cst)) {
     counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
     recycle(rec);
@@ -272,7 +291,8 @@ void tracer_core::finalize(span_record& rec) {
   rec.sample_rate = trace.sample_rate;
   // Trace-level fields win over the span's own, as in the Beeline; the tracer's global fields never override.
   if (rec.trace_fields)
-    for (const owned_field& f : *rec.trace_fields) set_field(rec, f.key, f.value.view(), finalize_limits_, field_counters_);
+    for (const owned_field& f : rec.trace_fields->fields)
+      set_field(rec, f.key, f.value.view(), finalize_limits_, field_counters_);
   if (cfg_.sampler || cfg_.presend) {
     for (const field& g : global_fields()) set_field_if_absent(rec, g.key, g.value, global_limits_, field_counters_);
     rec.globals_set = true;
@@ -345,6 +365,16 @@ void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& 
   recycle_chain(batch);
 }
 
+void tracer_core::publish_progress() {
+  // Called with no popped record left unprocessed, so everything before the dequeue position is done.
+  processed_.store(queue_.dequeue_position(), std::memory_order_release);
+  if (flush_waiters_.load(std::memory_order_acquire) == 0) return;
+  {
+    std::lock_guard lk(mutex_);  // pairs with flush()'s predicate check
+  }
+  flushed_.notify_all();
+}
+
 void tracer_core::run_worker() {
   std::vector<span_record*> batch;
   std::vector<event> events;
@@ -369,19 +399,21 @@ void tracer_core::run_worker() {
     }
     const bool stopping = stop_.load();
     calibrate_clock();
+    // Take what is waiting now, not what keeps arriving: under sustained load the loop must come back to
+    // publish progress, or a flush would wait for a queue that never empties.
+    const std::size_t end = queue_.enqueue_position();
     std::size_t popped = 0;
     span_record* rec;
-    while (queue_.try_pop(rec)) {
+    while (queue_.dequeue_position() < end && queue_.try_pop(rec)) {
       ++popped;
       batch.push_back(rec);
-      if (batch.size() >= cfg_.batch_size) process(batch, events);
+      if (batch.size() >= cfg_.batch_size) {
+        process(batch, events);
+        publish_progress();
+      }
     }
     if (!batch.empty()) process(batch, events);
-    processed_.store(queue_.dequeue_position(), std::memory_order_release);
-    {
-      std::lock_guard lk(mutex_);  // pairs with flush()'s predicate check
-    }
-    flushed_.notify_all();
+    publish_progress();
     next_send = std::chrono::steady_clock::now() + cfg_.send_interval;
     if (stopping && waiting() == 0) break;
     if (popped == 0) std::this_thread::yield();  // a producer is mid-push; give it the core
@@ -402,9 +434,13 @@ flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
     std::size_t current = flush_target_.load();
     while (current < target && !flush_target_.compare_exchange_weak(current, target)) {
     }
+    flush_waiters_.fetch_add(1);
     wake_.notify();
-    std::unique_lock lk(mutex_);
-    done = flushed_.wait_until(lk, deadline, [&] { return processed_.load(std::memory_order_acquire) >= target; });
+    {
+      std::unique_lock lk(mutex_);
+      done = flushed_.wait_until(lk, deadline, [&] { return processed_.load(std::memory_order_acquire) >= target; });
+    }
+    flush_waiters_.fetch_sub(1);
   }
   const beeline::stats after = snapshot();
   return {done, after.exported - before.exported, after.dropped() - before.dropped()};

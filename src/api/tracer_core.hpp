@@ -68,6 +68,11 @@ class tracer_core {
   /// Adds or replaces a field with this tracer's limits.
   void set(span_record& rec, std::string_view key, field_value v) noexcept;
   void set_if_absent(span_record& rec, std::string_view key, field_value v) noexcept;
+  bool remove(span_record& rec, std::string_view key) noexcept { return remove_field(rec, key, limits_); }
+  /// The index of a field, looked up as `set` stored its key; -1 if absent.
+  std::ptrdiff_t find(const span_record& rec, std::string_view key) const noexcept {
+    return rec.find(truncate_utf8(key, limits_.max_value_bytes));
+  }
   /// Merges fields into the trace-level context (copy on write).
   void add_trace_fields(trace_state& trace, fields f, std::string_view prefix);
 
@@ -97,6 +102,7 @@ class tracer_core {
 
  private:
   void run_worker();
+  void publish_progress();
   void process(std::vector<span_record*>& batch, std::vector<event>& events);
   void finalize(span_record& rec);
   void recycle(span_record* rec) noexcept;
@@ -127,6 +133,7 @@ class tracer_core {
   std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> processed_{0};
+  std::atomic<std::uint32_t> flush_waiters_{0};
   std::mutex mutex_;
   std::condition_variable flushed_;
   std::thread worker_;

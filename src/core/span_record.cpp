@@ -129,8 +129,8 @@ void set_field_if_absent(span_record& r, std::string_view key, field_value v, co
   set_field_impl(r, key, v, limits, counters, false);
 }
 
-bool remove_field(span_record& r, std::string_view key) noexcept {
-  const std::ptrdiff_t at = r.find(key);
+bool remove_field(span_record& r, std::string_view key, const field_limits& limits) noexcept {
+  const std::ptrdiff_t at = r.find(truncate_utf8(key, limits.max_value_bytes));
   if (at < 0) return false;
   r.fields.erase(static_cast<std::size_t>(at));
   return true;
@@ -146,7 +146,7 @@ void reset_record(span_record& r) noexcept {
   // A record that once held a huge span would otherwise pin that memory for ever.
   r.fields.reset(1024);
   r.arena.reset(64 * 1024);
-  r.trace_fields.reset();
+  r.trace_fields = nullptr;
   r.had_children = false;
   r.globals_set = false;
   r.hex_ready = false;

@@ -42,6 +42,15 @@ struct stored_field {
   } num{.i = 0};
 };
 
+/// One version of a trace's fields: the complete list after one `add_trace_context` call (or the upstream
+/// context). Versions are immutable and linked to the one they replaced, which stays alive until the trace is
+/// released, so a span that read a version at its finish can use it without a reference count.
+struct trace_fields_node {
+  field_list fields;
+  const trace_fields_node* prev = nullptr;
+  std::size_t retained = 0;  // entries held by this version and every older one (bounded per trace)
+};
+
 /// Shared by every span of one trace in this process.
 struct trace_state {
   std::uint32_t pool_index = 0;
@@ -61,9 +70,9 @@ struct trace_state {
   bool keep = true;             // the deterministic sampler's decision, made once per trace
   std::uint32_t sample_rate = 1;
 
-  // Trace-level fields: replaced as a whole (copy on write) by add_trace_context, read at each span's finish.
-  std::atomic<bool> has_fields{false};
-  std::atomic<std::shared_ptr<const field_list>> fields;
+  // Trace-level fields: the newest version (copy on write, installed with a compare-exchange).
+  std::atomic<const trace_fields_node*> fields{nullptr};
+  std::atomic<bool> fields_bound_logged{false};  // log the first refused update only
 };
 
 /// The state word of a record: generation << 2 | finished << 1 | has_children.
@@ -88,7 +97,7 @@ struct span_record {
   inline_vector<char, 384> arena;
 
   // Set at finish.
-  std::shared_ptr<const field_list> trace_fields;
+  const trace_fields_node* trace_fields = nullptr;  // the trace's fields as of this span's finish
   bool had_children = false;
   bool globals_set = false;  // the tracer's global fields were copied in (only when hooks need to see them)
 
@@ -123,8 +132,9 @@ void set_field(span_record& r, std::string_view key, field_value v, const field_
 /// Adds the field only if the key is absent.
 void set_field_if_absent(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                          const field_counters& counters) noexcept;
-/// Removes a field; returns whether it was there.
-bool remove_field(span_record& r, std::string_view key) noexcept;
+/// Removes a field; returns whether it was there. Keys are cut as `set_field` cuts them, so an over-long key
+/// finds the field it created.
+bool remove_field(span_record& r, std::string_view key, const field_limits& limits) noexcept;
 /// Clears a record for reuse, bumping its generation so weak references to the old span go stale.
 void reset_record(span_record& r) noexcept;
 

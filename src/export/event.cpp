@@ -61,7 +61,7 @@ std::optional<field_value> event::get(std::string_view key) const noexcept {
   }
   if (key == "meta.span_type") return field_value(span_type());
   if (key == "duration_ms") return field_value(static_cast<double>(duration().count()) / 1e6);
-  const std::ptrdiff_t at = rec_->find(key);
+  const std::ptrdiff_t at = rec_->trace->core->find(*rec_, key);
   if (at >= 0) return rec_->value(rec_->fields[static_cast<std::size_t>(at)]);
   if (!rec_->globals_set)
     for (const field& g : rec_->trace->core->global_fields())
@@ -72,7 +72,7 @@ std::optional<field_value> event::get(std::string_view key) const noexcept {
 void event::set(std::string_view key, field_value v) { rec_->trace->core->set(*rec_, key, v); }
 
 bool event::remove(std::string_view key) noexcept {
-  return !detail::is_reserved_key(key) && detail::remove_field(*rec_, key);
+  return !detail::is_reserved_key(key) && rec_->trace->core->remove(*rec_, key);
 }
 
 std::size_t event::field_count() const noexcept { return rec_->fields.size(); }

@@ -96,3 +96,20 @@ TEST_CASE("bad input: a huge upstream trace id is bounded") {
   CHECK(evs[0].trace_id().size() == 256);
   CHECK(evs[0].parent_id().size() == 256);
 }
+
+TEST_CASE("limits: a trace's field updates are bounded; past the bound updates are refused and counted") {
+  beeline::config cfg;
+  cfg.max_fields_per_span = 2;  // each version holds at most 2 fields; a trace keeps at most 16 x 2 entries
+  std::vector<std::string> logged;
+  cfg.logger = [&](beeline::log_level, std::string_view m) { logged.emplace_back(m); };
+  memory_tracer t(cfg);
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    for (int i = 0; i < 100; ++i) beeline::add_trace_context({{"a", i}, {"b", i}});
+  }
+  const auto evs = t.events();
+  CHECK(evs[0].raw("app.a") == "15");  // 16 versions of 2 entries fit
+  CHECK(t.tracer.stats().dropped_fields == 2 * 84);
+  REQUIRE(logged.size() == 1);  // logged once, not once per refused update
+  CHECK(logged[0].find("add_trace_context") != std::string::npos);
+}

@@ -172,7 +172,7 @@ TEST_CASE("span_record: a new key past the field limit is refused and counted", 
   CHECK(fx.get("b") == field_value(20));
   CHECK(fx.dropped == 2);
   // Removing one makes room again.
-  CHECK(remove_field(fx.rec, "a"));
+  CHECK(remove_field(fx.rec, "a", fx.limits));
   fx.set("c", 3);
   CHECK(fx.keys() == std::vector<std::string>{"b", "c"});
   CHECK(fx.dropped == 2);
@@ -240,16 +240,24 @@ TEST_CASE("span_record: setting the same over-long key twice keeps one field", "
   CHECK(fx.rec.value(fx.rec.fields.back()) == field_value(2));
 }
 
+TEST_CASE("span_record: an over-long key is removed by the key it was set with", "[span_record]") {
+  fixture fx(512, 4);
+  fx.set("abcdefgh", 1);
+  REQUIRE(fx.rec.fields.size() == 1);
+  CHECK(remove_field(fx.rec, "abcdefgh", fx.limits));
+  CHECK(fx.rec.fields.empty());
+}
+
 TEST_CASE("span_record: remove_field removes one field and keeps the order of the rest", "[span_record]") {
   fixture fx;
   fx.set("a", 1);
   fx.set("b", 2);
   fx.set("c", 3);
-  CHECK(remove_field(fx.rec, "b"));
+  CHECK(remove_field(fx.rec, "b", fx.limits));
   CHECK(fx.keys() == std::vector<std::string>{"a", "c"});
   CHECK(fx.rec.find("b") == -1);
-  CHECK_FALSE(remove_field(fx.rec, "b"));
-  CHECK_FALSE(remove_field(fx.rec, "missing"));
+  CHECK_FALSE(remove_field(fx.rec, "b", fx.limits));
+  CHECK_FALSE(remove_field(fx.rec, "missing", fx.limits));
   CHECK(fx.get("c") == field_value(3));
   // A removed key can be added again, at the end.
   fx.set("b", 22);
@@ -284,7 +292,8 @@ TEST_CASE("span_record: reset_record clears a used record for reuse", "[span_rec
   r.start_ns = 100;
   r.end_ns = 200;
   fx.set("k", "v");
-  r.trace_fields = std::make_shared<const beeline::field_list>();
+  trace_fields_node trace_fields;
+  r.trace_fields = &trace_fields;
   r.had_children = true;
   r.sample_rate = 10;
   r.dropped = true;
