@@ -415,7 +415,9 @@ void tracer_core::run_worker() {
     if (!batch.empty()) process(batch, events);
     publish_progress();
     next_send = std::chrono::steady_clock::now() + cfg_.send_interval;
-    if (stopping && waiting() == 0) break;
+    // Stopping: what was queued when the stop was seen is exported; spans still arriving (the application did
+    // not stop producing) are counted as dropped after shutdown, so stopping never waits for producers.
+    if (stopping) break;
     if (popped == 0) std::this_thread::yield();  // a producer is mid-push; give it the core
   }
   try {
