@@ -1,8 +1,8 @@
 // Span cost: start + finish of a span with three string fields, exported through the queue to a discarding
 // exporter, beside a baseline of two steady_clock::now() calls measured in the same run.
 //
-// Heap allocations are counted by replacing the global operator new; the figure reported per span covers every
-// thread (the export worker included), after a warm-up that fills the pools.
+// Heap allocations are counted by replacing the global operator new; the figure reported per span covers
+// every thread (the export worker included), after a warm-up that fills the pools.
 #include <beeline/beeline.hpp>
 
 #include <benchmark/benchmark.h>
@@ -21,11 +21,21 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 
@@ -62,10 +72,11 @@ void BM_span_three_string_fields(benchmark::State& state) {
   beeline::span root = tr.start_trace("bench_root");
   const auto one = [] {
     beeline::span s = beeline::start_span("db.query", {{"db.system", "postgresql"},
-                                                        {"db.statement", "SELECT * FROM items WHERE id = $1"},
-                                                        {"http.route", "/api/v1/items/:id"}});
+                                                       {"db.statement", "SELECT * FROM items WHERE id = $1"},
+                                                       {"http.route", "/api/v1/items/:id"}});
   };
-  for (int i = 0; i < 100000; ++i) one();  // warm the pools and buffers
+  for (int i = 0; i < 100000; ++i)
+    one();  // warm the pools and buffers
   tr.flush_sync(std::chrono::seconds(10));
   const std::uint64_t dropped_before = tr.stats().dropped();
   const std::uint64_t allocs_before = g_allocations.load();
@@ -82,7 +93,8 @@ BENCHMARK(BM_span_three_string_fields);
 
 void BM_trace_root_only(benchmark::State& state) {
   beeline::tracer tr(bench_config());
-  for (int i = 0; i < 100000; ++i) beeline::span r = tr.start_trace("warm");
+  for (int i = 0; i < 100000; ++i)
+    beeline::span r = tr.start_trace("warm");
   tr.flush_sync(std::chrono::seconds(10));
   const std::uint64_t dropped_before = tr.stats().dropped();
   const std::uint64_t allocs_before = g_allocations.load();

@@ -22,11 +22,13 @@ class exported {
   explicit exported(std::string line) : line_(std::move(line)) {
     simdjson::dom::parser parser;
     simdjson::dom::element root;
-    if (parser.parse(line_).get(root) != simdjson::SUCCESS) throw std::runtime_error("invalid JSON: " + line_);
+    if (parser.parse(line_).get(root) != simdjson::SUCCESS)
+      throw std::runtime_error("invalid JSON: " + line_);
     time_ = std::string(root["time"].get_string().value());
     samplerate_ = root["samplerate"].get_uint64().value();
     dataset_ = std::string(root["dataset"].get_string().value());
-    for (auto [key, val] : root["data"].get_object()) data_[std::string(key)] = simdjson::minify(val);
+    for (auto [key, val] : root["data"].get_object())
+      data_[std::string(key)] = simdjson::minify(val);
   }
 
   const std::string& line() const { return line_; }
@@ -44,7 +46,8 @@ class exported {
   std::string str(const std::string& key) const {
     simdjson::dom::parser p;
     std::string_view s;
-    if (p.parse(raw(key)).get_string().get(s) != simdjson::SUCCESS) throw std::runtime_error(key + " is not a string");
+    if (p.parse(raw(key)).get_string().get(s) != simdjson::SUCCESS)
+      throw std::runtime_error(key + " is not a string");
     return std::string(s);
   }
   double num(const std::string& key) const { return std::stod(raw(key)); }
@@ -75,7 +78,8 @@ struct memory_tracer {
     const flush_result r = tracer.flush_sync(std::chrono::seconds(10));
     if (!r.complete) throw std::runtime_error("flush did not complete");
     std::vector<exported> out;
-    for (auto& l : sink->lines()) out.emplace_back(l);
+    for (auto& l : sink->lines())
+      out.emplace_back(l);
     return out;
   }
 

@@ -27,7 +27,8 @@ std::string_view version() noexcept;
 
 /// Configures the global tracer (the Beeline's `require("honeycomb-beeline")(opts)`). Empty `write_key`,
 /// `dataset` and `api_host` are taken from HONEYCOMB_WRITEKEY, HONEYCOMB_DATASET and HONEYCOMB_API_HOST.
-/// Only the first call configures; later calls log a warning and change nothing. Returns whether this call did.
+/// Only the first call configures; later calls log a warning and change nothing. Returns whether this call
+/// did.
 bool init(config cfg);
 /// Whether `init` has configured the global tracer (and `shutdown` has not been called since).
 bool is_initialized() noexcept;
@@ -50,8 +51,8 @@ decltype(auto) with_trace(std::string_view name, fields f, F&& fn);
 span start_span(std::string_view name, fields f = {});
 /// `finishSpan`: finishes the span; its parent becomes current again.
 void finish_span(span& s) noexcept;
-/// `withSpan`: runs `fn` (taking `span&` or nothing) in a child span; value and exception pass through, and an
-/// exception is recorded on the span (`error`, `error_detail`).
+/// `withSpan`: runs `fn` (taking `span&` or nothing) in a child span; value and exception pass through, and
+/// an exception is recorded on the span (`error`, `error_detail`).
 template <class F>
 decltype(auto) with_span(std::string_view name, fields f, F&& fn);
 
@@ -61,8 +62,8 @@ void add_context(fields f);
 void add_field(std::string_view key, field_value v);
 /// `removeContext`: removes a field from the current span.
 void remove_context(std::string_view key);
-/// `addTraceContext`: adds fields, keys prefixed `app.`, to every span of the current trace that finishes from
-/// now on, and to outgoing propagation.
+/// `addTraceContext`: adds fields, keys prefixed `app.`, to every span of the current trace that finishes
+/// from now on, and to outgoing propagation.
 void add_trace_context(fields f);
 
 /// `startTimer`.
@@ -73,8 +74,8 @@ void finish_timer(const timer& t);
 template <class F>
 decltype(auto) with_timer(std::string_view name, F&& fn);
 
-/// `bindFunctionToTrace`: returns a callable that runs `fn` with the context current now (the span current now
-/// is the parent of spans `fn` starts), wherever and whenever it is called.
+/// `bindFunctionToTrace`: returns a callable that runs `fn` with the context current now (the span current
+/// now is the parent of spans `fn` starts), wherever and whenever it is called.
 template <class F>
 auto bind_function_to_trace(F&& fn);
 /// `runWithoutTrace`: runs `fn` with no current trace; the context is restored afterwards.
@@ -118,7 +119,8 @@ decltype(auto) with_timer(std::string_view name, F&& fn) {
 
 template <class F>
 auto bind_function_to_trace(F&& fn) {
-  return [snapshot = detail::capture_current(), fn = std::forward<F>(fn)](auto&&... args) mutable -> decltype(auto) {
+  return [snapshot = detail::capture_current(),
+          fn = std::forward<F>(fn)](auto&&... args) mutable -> decltype(auto) {
     detail::scoped_slot scope(snapshot);
     return std::invoke(fn, std::forward<decltype(args)>(args)...);
   };

@@ -1,4 +1,5 @@
-// Configuration of a tracer: identity, sampling, hooks, the exporter and the limits that keep tracing bounded.
+// Configuration of a tracer: identity, sampling, hooks, the exporter and the limits that keep tracing
+// bounded.
 #pragma once
 
 #include <beeline/event.hpp>
@@ -17,7 +18,7 @@ class exporter;
 
 /// What a sampler decides for one event.
 struct sampler_decision {
-  bool keep = true;              ///< send the event
+  bool keep = true;               ///< send the event
   std::uint32_t sample_rate = 1;  ///< the Honeycomb sample rate the event is sent with
 };
 
@@ -62,7 +63,8 @@ struct config {
 
   /// Fields per span beyond this are refused and counted.
   std::size_t max_fields_per_span = 512;
-  /// String values longer than this are cut (at a UTF-8 boundary) and counted. Honeycomb's own limit is 64 KiB.
+  /// String values longer than this are cut (at a UTF-8 boundary) and counted. Honeycomb's own limit is 64
+  /// KiB.
   std::size_t max_value_bytes = 64 * 1024;
 
   /// `meta.local_hostname`; default gethostname().

@@ -1,7 +1,7 @@
 // A finished span as the sampler hook, the presend hook and the exporters see it.
 //
-// Events are handed out on the export worker thread only; an `event` is a view into the tracer's record and is
-// valid until the hook or `export_batch` call returns.
+// Events are handed out on the export worker thread only; an `event` is a view into the tracer's record and
+// is valid until the hook or `export_batch` call returns.
 #pragma once
 
 #include <beeline/value.hpp>
@@ -21,8 +21,8 @@ struct span_record;
 
 /// A finished span: its identity, timing, and fields (the span's own, the trace-level ones, and the tracer's
 /// global `service_name`, `service.name` and `meta.*` fields). The reserved keys `trace.trace_id`,
-/// `trace.span_id`, `trace.parent_id`, `meta.span_type` and `duration_ms` are read with `get` but are owned by
-/// the tracer: `set` and `remove` on them are ignored.
+/// `trace.span_id`, `trace.parent_id`, `meta.span_type` and `duration_ms` are read with `get` but are owned
+/// by the tracer: `set` and `remove` on them are ignored.
 class event {
  public:
   explicit event(detail::span_record* rec) noexcept : rec_(rec) {}

@@ -1,8 +1,8 @@
 // Where finished spans go: a small interface and the built-in exporters.
 //
-// The export worker calls `export_batch` on its own thread with events that were sampled and passed the presend
-// hook. An exporter reports how many it delivered; the rest are counted as dropped. Exporters never run on the
-// application's threads.
+// The export worker calls `export_batch` on its own thread with events that were sampled and passed the
+// presend hook. An exporter reports how many it delivered; the rest are counted as dropped. Exporters never
+// run on the application's threads.
 #pragma once
 
 #include <beeline/event.hpp>
@@ -38,8 +38,8 @@ class exporter {
 /// exactly one element of Honeycomb's batch API body.
 void append_event_json(const event& ev, std::string& out, bool with_dataset = true);
 
-/// Writes one JSON event per line to a file (appending) or, for "" and "-", to stdout. The default exporter when
-/// no write key or endpoint is configured.
+/// Writes one JSON event per line to a file (appending) or, for "" and "-", to stdout. The default exporter
+/// when no write key or endpoint is configured.
 std::shared_ptr<exporter> make_jsonl_exporter(const std::string& path = "");
 
 /// Accepts every event and sends nothing (benchmarks, disabled tracing).

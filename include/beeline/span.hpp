@@ -12,7 +12,7 @@ namespace beeline {
 namespace detail {
 struct span_record;
 struct span_access;
-}
+}  // namespace detail
 
 /// An open span. Move-only; finished (and sent) by `finish()`, by `finish_span`/`finish_trace`, or by its
 /// destructor, whichever comes first. A default-constructed or inert span (started with no active trace or no

@@ -22,10 +22,10 @@ namespace beeline {
 namespace detail {
 class tracer_core;
 struct tracer_access;
-}
+}  // namespace detail
 
-/// Owns the export queue and worker. Must outlive the spans of its traces' being *started*; spans finished after
-/// the tracer shut down are counted and dropped, never a crash.
+/// Owns the export queue and worker. Must outlive the spans of its traces' being *started*; spans finished
+/// after the tracer shut down are counted and dropped, never a crash.
 class tracer {
  public:
   explicit tracer(config cfg);
@@ -36,12 +36,12 @@ class tracer {
 
   /// Starts a new trace: its root span becomes the current span of the calling task.
   span start_trace(std::string_view name, fields f = {});
-  /// Continues an upstream trace: same trace id, the root's parent is `upstream.parent_id`, the upstream trace
-  /// fields apply (unprefixed) to every span of the trace.
+  /// Continues an upstream trace: same trace id, the root's parent is `upstream.parent_id`, the upstream
+  /// trace fields apply (unprefixed) to every span of the trace.
   span start_trace(std::string_view name, fields f, const trace_context& upstream);
 
-  /// Runs `fn` (with `span&` or no argument) inside a new trace; its value or exception passes through, and an
-  /// exception is recorded on the root span.
+  /// Runs `fn` (with `span&` or no argument) inside a new trace; its value or exception passes through, and
+  /// an exception is recorded on the root span.
   template <class F>
   decltype(auto) with_trace(std::string_view name, fields f, F&& fn);
 

@@ -1,9 +1,9 @@
 // Field values: what a span, a trace or a propagated context can carry.
 //
 // `field_value` is a cheap non-owning view used for arguments (`add_context({{"user", name}})`): strings are
-// borrowed for the duration of the call and copied into the span. `value` is the owning counterpart, used where a
-// value must outlive the call (trace-level context, `trace_context`). Both cover JSON's types: null, bool, 64-bit
-// integer, double, string, and nested JSON (arrays and objects) kept verbatim as JSON text.
+// borrowed for the duration of the call and copied into the span. `value` is the owning counterpart, used
+// where a value must outlive the call (trace-level context, `trace_context`). Both cover JSON's types: null,
+// bool, 64-bit integer, double, string, and nested JSON (arrays and objects) kept verbatim as JSON text.
 #pragma once
 
 #include <concepts>
@@ -33,8 +33,7 @@ class field_value {
   constexpr field_value(std::nullptr_t) noexcept {}
   constexpr field_value(bool b) noexcept : kind_(value_kind::boolean) { num_.b = b; }
   template <std::integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-  constexpr field_value(T i) noexcept {
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) constexpr field_value(T i) noexcept {
     if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
       // Values above INT64_MAX cannot be an int64 in JSON readers that use one; keep them as a double.
       if (i > static_cast<T>(std::numeric_limits<std::int64_t>::max())) {
@@ -51,7 +50,8 @@ class field_value {
     num_.d = static_cast<double>(d);
   }
   constexpr field_value(std::string_view s) noexcept : kind_(value_kind::string), str_(s) {}
-  constexpr field_value(const char* s) noexcept : kind_(s ? value_kind::string : value_kind::null), str_(s ? s : "") {}
+  constexpr field_value(const char* s) noexcept
+      : kind_(s ? value_kind::string : value_kind::null), str_(s ? s : "") {}
   field_value(const std::string& s) noexcept : kind_(value_kind::string), str_(s) {}
   constexpr field_value(raw_json j) noexcept : kind_(value_kind::json), str_(j.text) {}
 
@@ -96,8 +96,7 @@ class value {
   value(std::nullptr_t) {}
   value(bool b) : value(field_value(b)) {}
   template <std::integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-  value(T i) : value(field_value(i)) {}
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) value(T i) : value(field_value(i)) {}
   template <std::floating_point T>
   value(T d) : value(field_value(d)) {}
   value(std::string s) : kind_(value_kind::string), text_(std::move(s)) {}

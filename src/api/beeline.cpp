@@ -23,7 +23,8 @@ span start_trace_on(tracer_core& core, std::string_view name, fields f, const tr
   core.release_trace(trace);  // the record holds its own reference now
   if (!rec) return {};
   core.set(*rec, "name", name);
-  for (const field& fl : f) core.set(*rec, fl.key, fl.value);
+  for (const field& fl : f)
+    core.set(*rec, fl.key, fl.value);
   push_span(current_slot(), rec);
   return span_access::make(rec);
 }
@@ -52,12 +53,16 @@ void fill_from_env(std::string& field, const char* name) {
 
 }  // namespace
 
-std::string_view version() noexcept { return BEELINE_VERSION_STRING; }
+std::string_view version() noexcept {
+  return BEELINE_VERSION_STRING;
+}
 
 bool init(config cfg) {
   std::lock_guard lk(init_mutex);
   if (global.load(std::memory_order_acquire)) {
-    fmt::print(stderr, "beeline: already initialized; further calls are allowed but their configuration is ignored\n");
+    fmt::print(
+        stderr,
+        "beeline: already initialized; further calls are allowed but their configuration is ignored\n");
     return false;
   }
   fill_from_env(cfg.write_key, "HONEYCOMB_WRITEKEY");
@@ -67,7 +72,9 @@ bool init(config cfg) {
   return true;
 }
 
-bool is_initialized() noexcept { return global.load(std::memory_order_acquire) != nullptr; }
+bool is_initialized() noexcept {
+  return global.load(std::memory_order_acquire) != nullptr;
+}
 
 flush_result shutdown(std::chrono::steady_clock::duration timeout) {
   std::lock_guard lk(init_mutex);
@@ -76,7 +83,9 @@ flush_result shutdown(std::chrono::steady_clock::duration timeout) {
   return t->shutdown(timeout);
 }
 
-tracer* global_tracer() noexcept { return global.load(std::memory_order_acquire).get(); }
+tracer* global_tracer() noexcept {
+  return global.load(std::memory_order_acquire).get();
+}
 
 span start_trace(std::string_view name, fields f) {
   auto t = global.load(std::memory_order_acquire);
@@ -118,7 +127,8 @@ span start_span(std::string_view name, fields f) {
     if (p.rec) {
       std::uint64_t st = p.rec->state.load(std::memory_order_relaxed);
       while (detail::generation_of(st) == p.gen && (st & detail::record_finished) == 0 &&
-             !p.rec->state.compare_exchange_weak(st, st | detail::record_has_children, std::memory_order_relaxed)) {
+             !p.rec->state.compare_exchange_weak(st, st | detail::record_has_children,
+                                                 std::memory_order_relaxed)) {
       }
     }
   } else {
@@ -131,26 +141,33 @@ span start_span(std::string_view name, fields f) {
   detail::span_record* rec = core.new_record(trace, parent_id, false);
   if (!rec) return {};
   core.set(*rec, "name", name);
-  for (const field& fl : f) core.set(*rec, fl.key, fl.value);
+  for (const field& fl : f)
+    core.set(*rec, fl.key, fl.value);
   detail::push_span(s, rec);
   return detail::span_access::make(rec);
 }
 
-void finish_span(span& s) noexcept { s.finish(); }
+void finish_span(span& s) noexcept {
+  s.finish();
+}
 
 void add_context(fields f) {
   detail::slot& s = detail::current_slot();
   if (detail::span_record* top = detail::live_top(s)) {
-    for (const field& fl : f) top->trace->core->set(*top, fl.key, fl.value);
+    for (const field& fl : f)
+      top->trace->core->set(*top, fl.key, fl.value);
   } else if (detail::trace_state* trace = s.base.trace()) {
     trace->core->count().context_outside_span.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-void add_field(std::string_view key, field_value v) { add_context({{key, v}}); }
+void add_field(std::string_view key, field_value v) {
+  add_context({{key, v}});
+}
 
 void remove_context(std::string_view key) {
-  if (detail::span_record* top = detail::live_top(detail::current_slot())) top->trace->core->remove(*top, key);
+  if (detail::span_record* top = detail::live_top(detail::current_slot()))
+    top->trace->core->remove(*top, key);
 }
 
 void add_trace_context(fields f) {
@@ -158,7 +175,9 @@ void add_trace_context(fields f) {
     trace->core->add_trace_fields(*trace, f, "app.");
 }
 
-timer start_timer(std::string_view name) { return timer(name); }
+timer start_timer(std::string_view name) {
+  return timer(name);
+}
 
 void finish_timer(const timer& t) {
   const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - t.start();
@@ -167,7 +186,9 @@ void finish_timer(const timer& t) {
   add_field(std::string_view(key.data(), key.size()), ms.count());
 }
 
-bool trace_active() noexcept { return detail::current_trace(detail::current_slot()) != nullptr; }
+bool trace_active() noexcept {
+  return detail::current_trace(detail::current_slot()) != nullptr;
+}
 
 std::optional<trace_context> get_trace_context() {
   detail::slot& s = detail::current_slot();
@@ -187,7 +208,8 @@ std::optional<trace_context> get_trace_context() {
   ctx.parent_id.resize(16);
   detail::to_hex16(span_id, ctx.parent_id.data());
   ctx.dataset = trace->dataset().empty() ? std::string_view(trace->core->dataset()) : trace->dataset();
-  if (const detail::trace_fields_node* f = trace->fields.load(std::memory_order_acquire)) ctx.fields = f->fields;
+  if (const detail::trace_fields_node* f = trace->fields.load(std::memory_order_acquire))
+    ctx.fields = f->fields;
   return ctx;
 }
 

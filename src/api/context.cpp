@@ -23,9 +23,11 @@ bool is_live(const span_ref& r) noexcept {
 
 }  // namespace
 
-// Thread-local access stays out of line (never inlined into coroutines, where a cached TLS address can go stale
-// after a resumption on another thread).
-[[gnu::noinline]] slot& current_slot() noexcept { return *this_thread_context().current; }
+// Thread-local access stays out of line (never inlined into coroutines, where a cached TLS address can go
+// stale after a resumption on another thread).
+[[gnu::noinline]] slot& current_slot() noexcept {
+  return *this_thread_context().current;
+}
 
 [[gnu::noinline]] slot* exchange_current_slot(slot* s) noexcept {
   thread_context& ctx = this_thread_context();
@@ -92,6 +94,8 @@ scoped_slot::scoped_slot(context_snapshot base) noexcept {
   prev_ = exchange_current_slot(&slot_);
 }
 
-scoped_slot::~scoped_slot() { exchange_current_slot(prev_); }
+scoped_slot::~scoped_slot() {
+  exchange_current_slot(prev_);
+}
 
 }  // namespace beeline::detail

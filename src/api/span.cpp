@@ -12,7 +12,9 @@
 namespace beeline {
 namespace {
 
-detail::tracer_core& core_of(detail::span_record* rec) noexcept { return *rec->trace->core; }
+detail::tracer_core& core_of(detail::span_record* rec) noexcept {
+  return *rec->trace->core;
+}
 
 std::string demangle(const char* name) {
   int status = 0;
@@ -32,7 +34,8 @@ span& span::operator=(span&& o) noexcept {
 
 span& span::add_context(fields f) {
   if (rec_)
-    for (const field& fl : f) core_of(rec_).set(*rec_, fl.key, fl.value);
+    for (const field& fl : f)
+      core_of(rec_).set(*rec_, fl.key, fl.value);
   return *this;
 }
 
@@ -66,7 +69,8 @@ void span::finish() noexcept {
   const std::uint64_t gen = detail::generation_of(rec->state.load(std::memory_order_relaxed));
   for (std::size_t i = s.stack.size(); i-- > 0;) {
     if (s.stack[i].rec == rec && s.stack[i].gen == gen) {
-      if (i + 1 != s.stack.size()) core_of(rec).count().out_of_order_finishes.fetch_add(1, std::memory_order_relaxed);
+      if (i + 1 != s.stack.size())
+        core_of(rec).count().out_of_order_finishes.fetch_add(1, std::memory_order_relaxed);
       s.stack.erase(s.stack.begin() + static_cast<std::ptrdiff_t>(i));
       break;
     }
@@ -74,7 +78,9 @@ void span::finish() noexcept {
   core_of(rec).finish(rec);
 }
 
-std::string span::trace_id() const { return rec_ ? std::string(rec_->trace->trace_id()) : std::string(); }
+std::string span::trace_id() const {
+  return rec_ ? std::string(rec_->trace->trace_id()) : std::string();
+}
 
 std::string span::span_id() const {
   if (!rec_) return {};

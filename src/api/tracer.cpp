@@ -30,7 +30,8 @@ std::string host_name() {
 }
 
 std::string default_service_name() {
-  return fmt::format("unknown_service:{}", program_invocation_short_name ? program_invocation_short_name : "cpp");
+  return fmt::format("unknown_service:{}",
+                     program_invocation_short_name ? program_invocation_short_name : "cpp");
 }
 
 // Upstream ids are kept verbatim; bound them so a hostile header cannot make every span carry a huge id.
@@ -49,7 +50,8 @@ tracer_core::tracer_core(config cfg)
     dataset_ = std::string(trim(cfg_.dataset));
     if (dataset_.empty()) {
       dataset_ = "beeline-cpp";
-      if (!cfg_.write_key.empty()) log(log_level::warning, "empty dataset configuration option, using 'beeline-cpp'");
+      if (!cfg_.write_key.empty())
+        log(log_level::warning, "empty dataset configuration option, using 'beeline-cpp'");
     }
   } else {
     const std::string_view svc = trim(service_name_);
@@ -63,13 +65,16 @@ tracer_core::tracer_core(config cfg)
     cfg_.sample_rate = 1;
   }
   cfg_.batch_size = std::clamp<std::size_t>(cfg_.batch_size, 1, queue_.capacity());
-  if (cfg_.send_interval <= std::chrono::milliseconds::zero()) cfg_.send_interval = std::chrono::milliseconds(1);
+  if (cfg_.send_interval <= std::chrono::milliseconds::zero())
+    cfg_.send_interval = std::chrono::milliseconds(1);
   if (!cfg_.exporter) {
     if (!cfg_.write_key.empty())
-      log(log_level::warning, "write_key set, but this build has no Honeycomb exporter yet: writing JSON lines");
+      log(log_level::warning,
+          "write_key set, but this build has no Honeycomb exporter yet: writing JSON lines");
     cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
   }
 
+  init_tick_clock();
   limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes};
   finalize_limits_ = {2 * cfg_.max_fields_per_span, cfg_.max_value_bytes};
   global_limits_ = {SIZE_MAX, SIZE_MAX};
@@ -100,13 +105,14 @@ void tracer_core::log(log_level level, std::string_view message) const noexcept 
 }
 
 void tracer_core::calibrate_clock() noexcept {
-  // Spans read only the steady clock; their wall-clock start is steady time plus this offset, re-measured by the
-  // worker before every batch so clock adjustments are followed.
-  const std::int64_t s1 = steady_now_ns();
+  // Spans read only the tick clock; their wall-clock start is steady time plus this offset, re-measured by
+  // the worker before every batch so clock adjustments are followed.
+  recalibrate_tick_clock();
+  const std::int64_t s1 = steady_clock_ns();
   const std::int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-  const std::int64_t s2 = steady_now_ns();
+  const std::int64_t s2 = steady_clock_ns();
   wall_offset_ns_.store(wall - (s1 + (s2 - s1) / 2), std::memory_order_relaxed);
 }
 
@@ -121,7 +127,8 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
       if (!upstream->fields.empty()) {
         auto* node = new trace_fields_node{upstream->fields, nullptr, 0};
         if (node->fields.size() > cfg_.max_fields_per_span) {
-          counters_.dropped_fields.fetch_add(node->fields.size() - cfg_.max_fields_per_span, std::memory_order_relaxed);
+          counters_.dropped_fields.fetch_add(node->fields.size() - cfg_.max_fields_per_span,
+                                             std::memory_order_relaxed);
           node->fields.resize(cfg_.max_fields_per_span);
         }
         node->retained = node->fields.size();
@@ -151,7 +158,8 @@ void tracer_core::release_trace(trace_state* t, std::uint32_t n) noexcept {
   if (t->refs.fetch_sub(n, std::memory_order_acq_rel) != n) return;
   t->fields_bound_logged.store(false, std::memory_order_relaxed);
   const trace_fields_node* node = t->fields.exchange(nullptr, std::memory_order_acquire);
-  while (node) delete std::exchange(node, node->prev);
+  while (node)
+    delete std::exchange(node, node->prev);
   t->core = nullptr;
   traces_.push(t);
   release();  // may delete this: nothing after it
@@ -165,7 +173,7 @@ span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id
   rec->span_id = random_id();
   rec->parent_id = parent_id;
   rec->is_root = is_root;
-  rec->start_ns = steady_now_ns();
+  rec->start_ticks = ticks_now();
   return rec;
 }
 
@@ -190,7 +198,8 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
     for (const field& fl : f) {
       key.assign(prefix);
       key.append(fl.key);
-      auto it = std::find_if(node->fields.begin(), node->fields.end(), [&](const owned_field& o) { return o.key == key; });
+      auto it = std::find_if(node->fields.begin(), node->fields.end(),
+                             [&](const owned_field& o) { return o.key == key; });
       if (it != node->fields.end()) {
         it->value = value(fl.value);
       } else if (node->fields.size() < cfg_.max_fields_per_span) {
@@ -204,12 +213,14 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
     if (node->retained > max_retained) {
       counters_.dropped_fields.fetch_add(f.size(), std::memory_order_relaxed);
       if (!trace.fields_bound_logged.exchange(true, std::memory_order_relaxed))
-        log(log_level::warning, "add_trace_context: too many updates to one trace's fields; further updates dropped");
+        log(log_level::warning,
+            "add_trace_context: too many updates to one trace's fields; further updates dropped");
       return;
     }
-    // The compare-exchange fails if another task of the trace installed a version meanwhile: redo the merge on
-    // top of it, so concurrent additions are never lost and readers never wait.
-    if (trace.fields.compare_exchange_weak(head, node.get(), std::memory_order_acq_rel, std::memory_order_acquire)) {
+    // The compare-exchange fails if another task of the trace installed a version meanwhile: redo the merge
+    // on top of it, so concurrent additions are never lost and readers never wait.
+    if (trace.fields.compare_exchange_weak(head, node.get(), std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
       node.release();
       counters_.dropped_fields.fetch_add(refused, std::memory_order_relaxed);
       return;
@@ -218,7 +229,7 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
 }
 
 void tracer_core::finish(span_record* rec) noexcept {
-  rec->end_ns = steady_now_ns();
+  rec->end_ticks = ticks_now();
   const std::uint64_t state = rec->state.fetch_or(record_finished, std::memory_order_acq_rel);
   rec->had_children = (state & record_has_children) != 0;
   trace_state* trace = rec->trace;
@@ -286,6 +297,9 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
 
 void tracer_core::finalize(span_record& rec) {
   trace_state& trace = *rec.trace;
+  rec.start_ns = ticks_to_steady_ns(rec.start_ticks);
+  // A span that moved between CPUs can see a tick or two of skew: never report a negative duration.
+  rec.end_ns = std::max(rec.start_ns, ticks_to_steady_ns(rec.end_ticks));
   rec.wall_start_ns = rec.start_ns + wall_offset_ns();
   rec.dataset = trace.dataset().empty() ? std::string_view(dataset_) : trace.dataset();
   rec.sample_rate = trace.sample_rate;
@@ -294,7 +308,8 @@ void tracer_core::finalize(span_record& rec) {
     for (const owned_field& f : rec.trace_fields->fields)
       set_field(rec, f.key, f.value.view(), finalize_limits_, field_counters_);
   if (cfg_.sampler || cfg_.presend) {
-    for (const field& g : global_fields()) set_field_if_absent(rec, g.key, g.value, global_limits_, field_counters_);
+    for (const field& g : global_fields())
+      set_field_if_absent(rec, g.key, g.value, global_limits_, field_counters_);
     rec.globals_set = true;
   }
 }
@@ -358,8 +373,8 @@ void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& 
     counters_.exported.fetch_add(exported, std::memory_order_relaxed);
     if (exported < events.size()) {
       counters_.dropped_exporter.fetch_add(events.size() - exported, std::memory_order_relaxed);
-      log(log_level::warning,
-          fmt::format("exporter dropped {} of {} events: {}", events.size() - exported, events.size(), r.error));
+      log(log_level::warning, fmt::format("exporter dropped {} of {} events: {}", events.size() - exported,
+                                          events.size(), r.error));
     }
   }
   recycle_chain(batch);
@@ -440,7 +455,8 @@ flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
     wake_.notify();
     {
       std::unique_lock lk(mutex_);
-      done = flushed_.wait_until(lk, deadline, [&] { return processed_.load(std::memory_order_acquire) >= target; });
+      done = flushed_.wait_until(lk, deadline,
+                                 [&] { return processed_.load(std::memory_order_acquire) >= target; });
     }
     flush_waiters_.fetch_sub(1);
   }
@@ -497,10 +513,20 @@ tracer::~tracer() {
   core_->release();
 }
 
-flush_result tracer::flush_sync(std::chrono::steady_clock::duration timeout) { return core_->flush(timeout); }
-flush_result tracer::shutdown(std::chrono::steady_clock::duration timeout) { return core_->shutdown(timeout); }
-beeline::stats tracer::stats() const noexcept { return core_->snapshot(); }
-std::string_view tracer::dataset() const noexcept { return core_->dataset(); }
-std::string_view tracer::service_name() const noexcept { return core_->service_name(); }
+flush_result tracer::flush_sync(std::chrono::steady_clock::duration timeout) {
+  return core_->flush(timeout);
+}
+flush_result tracer::shutdown(std::chrono::steady_clock::duration timeout) {
+  return core_->shutdown(timeout);
+}
+beeline::stats tracer::stats() const noexcept {
+  return core_->snapshot();
+}
+std::string_view tracer::dataset() const noexcept {
+  return core_->dataset();
+}
+std::string_view tracer::service_name() const noexcept {
+  return core_->service_name();
+}
 
 }  // namespace beeline

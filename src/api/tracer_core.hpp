@@ -1,7 +1,7 @@
 // Private: the shared state behind a `tracer`: pools, the export queue, the worker thread and the counters.
 //
-// Reference counted: the `tracer` holds one reference and every live trace holds one, so a span finished after
-// its tracer shut down still has valid memory to land in (it is counted and dropped).
+// Reference counted: the `tracer` holds one reference and every live trace holds one, so a span finished
+// after its tracer shut down still has valid memory to land in (it is counted and dropped).
 #pragma once
 
 #include <beeline/config.hpp>
@@ -10,6 +10,7 @@
 
 #include "core/object_pool.hpp"
 #include "core/span_record.hpp"
+#include "core/tick_clock.hpp"
 #include "export/bounded_queue.hpp"
 #include "export/wake_signal.hpp"
 
@@ -23,13 +24,6 @@
 #include <vector>
 
 namespace beeline::detail {
-
-/// Nanoseconds on the steady clock.
-inline std::int64_t steady_now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 struct counters {
   std::atomic<std::uint64_t> exported{0};
@@ -59,7 +53,8 @@ class tracer_core {
   }
 
   // ---- application threads ----
-  /// A new trace (own ids, or continuing `upstream`), holding one reference for the caller. Null if out of memory.
+  /// A new trace (own ids, or continuing `upstream`), holding one reference for the caller. Null if out of
+  /// memory.
   trace_state* new_trace(const trace_context* upstream) noexcept;
   /// A new open span of `trace` (takes its own trace reference). Null if out of memory.
   span_record* new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept;

@@ -46,9 +46,11 @@ xoshiro256ss seeded() noexcept {
   }
   if (got < sizeof(g.s)) {
     // No OS entropy (very old kernel, seccomp): mix the clock and the thread id so threads still differ.
-    std::uint64_t x = static_cast<std::uint64_t>(std::chrono::high_resolution_clock::now().time_since_epoch().count()) ^
-                      std::hash<std::thread::id>{}(std::this_thread::get_id());
-    for (auto& w : g.s) w = splitmix64(x);
+    std::uint64_t x =
+        static_cast<std::uint64_t>(std::chrono::high_resolution_clock::now().time_since_epoch().count()) ^
+        std::hash<std::thread::id>{}(std::this_thread::get_id());
+    for (auto& w : g.s)
+      w = splitmix64(x);
   }
   if ((g.s[0] | g.s[1] | g.s[2] | g.s[3]) == 0) g.s[0] = 1;  // the all-zero state is a fixed point
   return g;

@@ -1,8 +1,9 @@
 // Private: a vector of trivially copyable elements with room for N of them inside the object.
 //
-// Span records keep their fields and string bytes in two of these, so a typical span (a handful of fields, a few
-// hundred bytes of text) needs no heap memory even the first time its pooled record is used. Larger spans spill to
-// the heap and keep that capacity when the record is reused (until `reset` gives back an unusually large one).
+// Span records keep their fields and string bytes in two of these, so a typical span (a handful of fields, a
+// few hundred bytes of text) needs no heap memory even the first time its pooled record is used. Larger spans
+// spill to the heap and keep that capacity when the record is reused (until `reset` gives back an unusually
+// large one).
 #pragma once
 
 #include <cstddef>

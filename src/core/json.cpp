@@ -25,7 +25,7 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   }
   if (c >= 0xF0 && c <= 0xF4) {
     if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
-    if (c == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
+    if (c == 0xF0 && b(i + 1) < 0x90) return 0;   // overlong
     if (c == 0xF4 && b(i + 1) >= 0x90) return 0;  // above U+10FFFF
     return 4;
   }
@@ -102,7 +102,9 @@ void append_json_double(std::string& out, double d) {
   fmt::format_to(std::back_inserter(out), "{}", d);
 }
 
-void append_json_int(std::string& out, std::int64_t i) { fmt::format_to(std::back_inserter(out), "{}", i); }
+void append_json_int(std::string& out, std::int64_t i) {
+  fmt::format_to(std::back_inserter(out), "{}", i);
+}
 
 bool is_valid_json(std::string_view text) {
   thread_local simdjson::dom::parser parser;

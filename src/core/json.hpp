@@ -1,4 +1,5 @@
-// Private: the small JSON writer the encoders share. Appends to a reused std::string, never throws on bad input.
+// Private: the small JSON writer the encoders share. Appends to a reused std::string, never throws on bad
+// input.
 #pragma once
 
 #include <cstdint>

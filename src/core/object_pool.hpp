@@ -22,7 +22,8 @@ class object_pool {
   object_pool& operator=(const object_pool&) = delete;
   ~object_pool() {
     const auto n = std::min<std::size_t>(chunk_count_.load(std::memory_order_acquire), MaxChunks);
-    for (std::size_t c = 0; c < n; ++c) delete[] chunks_[c].load(std::memory_order_acquire);
+    for (std::size_t c = 0; c < n; ++c)
+      delete[] chunks_[c].load(std::memory_order_acquire);
   }
 
   /// A free object, or a new one; null only when MaxChunks * ChunkSize objects are all in use.
@@ -48,7 +49,8 @@ class object_pool {
     do {
       last->pool_next.store(static_cast<std::uint32_t>(head & index_mask), std::memory_order_relaxed);
       new_head = (((head >> 32) + 1) << 32) | (std::uint64_t{first->pool_index} + 1);
-    } while (!head_.compare_exchange_weak(head, new_head, std::memory_order_release, std::memory_order_relaxed));
+    } while (
+        !head_.compare_exchange_weak(head, new_head, std::memory_order_release, std::memory_order_relaxed));
   }
 
   /// Links `obj` after `prev` for a later `push_chain`.
@@ -73,10 +75,12 @@ class object_pool {
     if (c >= MaxChunks) return nullptr;
     T* chunk = new (std::nothrow) T[ChunkSize];
     if (!chunk) return nullptr;
-    for (std::size_t i = 0; i < ChunkSize; ++i) chunk[i].pool_index = static_cast<std::uint32_t>(c * ChunkSize + i);
+    for (std::size_t i = 0; i < ChunkSize; ++i)
+      chunk[i].pool_index = static_cast<std::uint32_t>(c * ChunkSize + i);
     chunks_[c].store(chunk, std::memory_order_release);
     if constexpr (ChunkSize > 1) {
-      for (std::size_t i = 2; i < ChunkSize; ++i) link(&chunk[i - 1], &chunk[i]);
+      for (std::size_t i = 2; i < ChunkSize; ++i)
+        link(&chunk[i - 1], &chunk[i]);
       push_chain(&chunk[1], &chunk[ChunkSize - 1]);
     }
     return &chunk[0];

@@ -35,8 +35,8 @@ bool is_classic_key(std::string_view key) noexcept {
   }
   if (key.size() == 64) {
     // ^hc[a-z]ic_[a-z0-9]*$
-    if (key[0] != 'h' || key[1] != 'c' || !(key[2] >= 'a' && key[2] <= 'z') || key[3] != 'i' || key[4] != 'c' ||
-        key[5] != '_')
+    if (key[0] != 'h' || key[1] != 'c' || !(key[2] >= 'a' && key[2] <= 'z') || key[3] != 'i' ||
+        key[4] != 'c' || key[5] != '_')
       return false;
     for (char c : key.substr(6))
       if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) return false;

@@ -32,7 +32,8 @@ std::ptrdiff_t span_record::find(std::string_view k) const noexcept {
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const stored_field& f = fields[i];
     // Length and first byte rule out almost every other key before the memcmp call.
-    if (f.key_len == k.size() && base[f.key_off] == k[0] && std::memcmp(base + f.key_off, k.data(), k.size()) == 0)
+    if (f.key_len == k.size() && base[f.key_off] == k[0] &&
+        std::memcmp(base + f.key_off, k.data(), k.size()) == 0)
       return static_cast<std::ptrdiff_t>(i);
   }
   return -1;
@@ -42,7 +43,8 @@ std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
   if (s.size() <= max) return s;
   std::size_t n = max;
   // Step back over continuation bytes so a multi-byte sequence is never split.
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+    --n;
   return s.substr(0, n);
 }
 
@@ -142,6 +144,7 @@ void reset_record(span_record& r) noexcept {
   r.trace = nullptr;
   r.span_id = r.parent_id = 0;
   r.is_root = false;
+  r.start_ticks = r.end_ticks = 0;
   r.start_ns = r.end_ns = 0;
   // A record that once held a huge span would otherwise pin that memory for ever.
   r.fields.reset(1024);

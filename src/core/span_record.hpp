@@ -1,7 +1,8 @@
 // Private: the storage behind a span, from start to export, and the per-trace state its spans share.
 //
 // Records and trace states are pooled and reused, keeping the capacity of their buffers, so a span in steady
-// state allocates nothing: its fields are small fixed-size entries and their strings are copied into one arena.
+// state allocates nothing: its fields are small fixed-size entries and their strings are copied into one
+// arena.
 #pragma once
 
 #include <beeline/value.hpp>
@@ -67,7 +68,7 @@ struct trace_state {
     return {upstream_parent_text.data(), upstream_parent_text.size()};
   }
   std::string_view dataset() const noexcept { return {dataset_text.data(), dataset_text.size()}; }
-  bool keep = true;             // the deterministic sampler's decision, made once per trace
+  bool keep = true;  // the deterministic sampler's decision, made once per trace
   std::uint32_t sample_rate = 1;
 
   // Trace-level fields: the newest version (copy on write, installed with a compare-exchange).
@@ -78,7 +79,9 @@ struct trace_state {
 /// The state word of a record: generation << 2 | finished << 1 | has_children.
 inline constexpr std::uint64_t record_finished = 2;
 inline constexpr std::uint64_t record_has_children = 1;
-inline constexpr std::uint64_t generation_of(std::uint64_t state) noexcept { return state >> 2; }
+inline constexpr std::uint64_t generation_of(std::uint64_t state) noexcept {
+  return state >> 2;
+}
 
 /// A span from start to export.
 struct span_record {
@@ -90,7 +93,9 @@ struct span_record {
   std::uint64_t span_id = 0;
   std::uint64_t parent_id = 0;  // 0 for a root; its parent, if any, is trace->upstream_parent_id
   bool is_root = false;
-  std::int64_t start_ns = 0;  // steady clock
+  std::uint64_t start_ticks = 0;  // tick_clock; converted by the worker
+  std::uint64_t end_ticks = 0;
+  std::int64_t start_ns = 0;  // steady clock, set by the worker
   std::int64_t end_ns = 0;
 
   inline_vector<stored_field, 8> fields;

@@ -1,8 +1,8 @@
 // Private: the bounded multi-producer queue between finishing spans and the export worker.
 //
-// Dmitry Vyukov's bounded MPMC design: one CAS per push, a sequence number per cell, no locks, and a full queue
-// is reported at once instead of waiting. Positions only grow, so they double as the flush watermark: a flush
-// waits until the worker has processed every position reserved before it was called.
+// Dmitry Vyukov's bounded MPMC design: one CAS per push, a sequence number per cell, no locks, and a full
+// queue is reported at once instead of waiting. Positions only grow, so they double as the flush watermark: a
+// flush waits until the worker has processed every position reserved before it was called.
 #pragma once
 
 #include <atomic>
@@ -18,7 +18,8 @@ class bounded_queue {
  public:
   explicit bounded_queue(std::size_t capacity)
       : mask_(std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity) - 1), cells_(new cell[mask_ + 1]) {
-    for (std::size_t i = 0; i <= mask_; ++i) cells_[i].seq.store(i, std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= mask_; ++i)
+      cells_[i].seq.store(i, std::memory_order_relaxed);
   }
 
   /// Enqueues `v`, or returns false at once when the queue is full.
@@ -30,7 +31,8 @@ class bounded_queue {
       const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
       if (diff == 0) {
         // seq_cst: a producer that re-checks "stopped" after pushing must not miss the worker's last drain.
-        if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+        if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed)) {
           c.value = v;
           c.seq.store(pos + 1, std::memory_order_release);
           return true;

@@ -13,7 +13,9 @@ std::string_view event::name() const noexcept {
   return v.kind() == value_kind::string ? v.as_string() : std::string_view();
 }
 
-std::string_view event::trace_id() const noexcept { return rec_->trace->trace_id(); }
+std::string_view event::trace_id() const noexcept {
+  return rec_->trace->trace_id();
+}
 
 namespace {
 // Hex ids are formed on first use: a discarding exporter never pays for them.
@@ -41,11 +43,14 @@ std::string_view event::span_type() const noexcept {
   return rec_->had_children ? "mid" : "leaf";
 }
 
-std::string_view event::dataset() const noexcept { return rec_->dataset; }
+std::string_view event::dataset() const noexcept {
+  return rec_->dataset;
+}
 
 std::chrono::system_clock::time_point event::timestamp() const noexcept {
   return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(rec_->wall_start_ns)));
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(rec_->wall_start_ns)));
 }
 
 std::chrono::nanoseconds event::duration() const noexcept {
@@ -69,22 +74,34 @@ std::optional<field_value> event::get(std::string_view key) const noexcept {
   return std::nullopt;
 }
 
-void event::set(std::string_view key, field_value v) { rec_->trace->core->set(*rec_, key, v); }
+void event::set(std::string_view key, field_value v) {
+  rec_->trace->core->set(*rec_, key, v);
+}
 
 bool event::remove(std::string_view key) noexcept {
   return !detail::is_reserved_key(key) && rec_->trace->core->remove(*rec_, key);
 }
 
-std::size_t event::field_count() const noexcept { return rec_->fields.size(); }
+std::size_t event::field_count() const noexcept {
+  return rec_->fields.size();
+}
 
 field event::field_at(std::size_t i) const noexcept {
   const detail::stored_field& f = rec_->fields[i];
   return {rec_->key(f), rec_->value(f)};
 }
 
-std::uint32_t event::sample_rate() const noexcept { return rec_->sample_rate; }
-void event::set_sample_rate(std::uint32_t rate) noexcept { rec_->sample_rate = rate < 1 ? 1 : rate; }
-void event::drop() noexcept { rec_->dropped = true; }
-bool event::dropped() const noexcept { return rec_->dropped; }
+std::uint32_t event::sample_rate() const noexcept {
+  return rec_->sample_rate;
+}
+void event::set_sample_rate(std::uint32_t rate) noexcept {
+  rec_->sample_rate = rate < 1 ? 1 : rate;
+}
+void event::drop() noexcept {
+  rec_->dropped = true;
+}
+bool event::dropped() const noexcept {
+  return rec_->dropped;
+}
 
 }  // namespace beeline

@@ -51,11 +51,15 @@ class discard_exporter final : public exporter {
 std::shared_ptr<exporter> make_jsonl_exporter(const std::string& path) {
   if (path.empty() || path == "-") return std::make_shared<jsonl_exporter>(stdout, false, std::string());
   std::FILE* f = std::fopen(path.c_str(), "ae");
-  if (!f) return std::make_shared<jsonl_exporter>(nullptr, false, "cannot open " + path + ": " + std::strerror(errno));
+  if (!f)
+    return std::make_shared<jsonl_exporter>(nullptr, false,
+                                            "cannot open " + path + ": " + std::strerror(errno));
   return std::make_shared<jsonl_exporter>(f, true, std::string());
 }
 
-std::shared_ptr<exporter> make_discard_exporter() { return std::make_shared<discard_exporter>(); }
+std::shared_ptr<exporter> make_discard_exporter() {
+  return std::make_shared<discard_exporter>();
+}
 
 export_result memory_exporter::export_batch(std::span<const event> batch) {
   std::lock_guard lk(mutex_);

@@ -55,7 +55,8 @@ TEST_CASE("context: a function bound on one thread runs in that trace on another
   CHECK(memory_tracer::by_name(evs, "parent").span_type() == "mid");
 }
 
-TEST_CASE("context: a bound function outliving its trace's spans still parents correctly, and marks nothing") {
+TEST_CASE(
+    "context: a bound function outliving its trace's spans still parents correctly, and marks nothing") {
   memory_tracer t;
   std::function<void()> late;
   std::string holder_span;
@@ -74,12 +75,14 @@ TEST_CASE("context: a bound function outliving its trace's spans still parents c
     // Siblings, each a child of "other" with no children of its own, all open at once.
     auto open_sibling = beeline::bind_function_to_trace([] { return beeline::start_span("open_filler"); });
     std::vector<beeline::span> open;
-    for (int i = 0; i < 50; ++i) open.push_back(open_sibling());
+    for (int i = 0; i < 50; ++i)
+      open.push_back(open_sibling());
     late();  // must not mark whichever open span now occupies the old root's record
   }
   const auto evs = t.events();
   int leaves = 0;
-  for (const auto& e : evs) leaves += e.name() == "open_filler" && e.span_type() == "leaf";
+  for (const auto& e : evs)
+    leaves += e.name() == "open_filler" && e.span_type() == "leaf";
   CHECK(leaves == 50);  // no reused record was wrongly marked as having children
   CHECK(memory_tracer::by_name(evs, "late_child").parent_id() == holder_span);
 }

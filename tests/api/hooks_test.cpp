@@ -118,7 +118,8 @@ TEST_CASE("sampling: a rate below 1 is treated as 1, with a warning") {
   std::vector<std::string> logged;
   cfg.logger = [&](beeline::log_level, std::string_view m) { logged.emplace_back(m); };
   memory_tracer t(cfg);
-  for (int i = 0; i < 20; ++i) beeline::span r = t.tracer.start_trace("r");
+  for (int i = 0; i < 20; ++i)
+    beeline::span r = t.tracer.start_trace("r");
   CHECK(t.events().size() == 20);
   REQUIRE(logged.size() == 1);
   CHECK(logged[0].find("sample_rate") != std::string::npos);

@@ -21,7 +21,8 @@ TEST_CASE("limits: a string longer than max_value_bytes is cut at a UTF-8 bounda
   CHECK(t.tracer.stats().invalid_utf8_values == 0);
 }
 
-TEST_CASE("limits: fields past max_fields_per_span are refused and counted; replacing a field is always allowed") {
+TEST_CASE(
+    "limits: fields past max_fields_per_span are refused and counted; replacing a field is always allowed") {
   beeline::config cfg;
   cfg.max_fields_per_span = 4;  // name + 3
   memory_tracer t(cfg);
@@ -51,9 +52,15 @@ TEST_CASE("limits: a 10 MB value costs at most the limit") {
 
 TEST_CASE("bad input: invalid UTF-8 is replaced by U+FFFD on the wire and counted") {
   memory_tracer t;
-  { beeline::span root = t.tracer.start_trace("root", {{"bytes", std::string_view("a\xff\xfe" "b", 4)}}); }
+  {
+    beeline::span root = t.tracer.start_trace("root", {{"bytes", std::string_view("a\xff\xfe"
+                                                                                  "b",
+                                                                                  4)}});
+  }
   const auto evs = t.events();
-  CHECK(evs[0].str("bytes") == "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  CHECK(evs[0].str("bytes") ==
+        "a\xEF\xBF\xBD\xEF\xBF\xBD"
+        "b");
   CHECK(t.tracer.stats().invalid_utf8_values == 1);
 }
 
@@ -67,8 +74,8 @@ TEST_CASE("bad input: control characters and quotes in keys and values are escap
 TEST_CASE("bad input: raw JSON is embedded when valid and sent as null (counted) when not") {
   memory_tracer t;
   {
-    beeline::span root = t.tracer.start_trace(
-        "root", {{"good", beeline::raw_json{R"({"a":[1,{"b":null}]})"}}, {"bad", beeline::raw_json{"{oops"}}});
+    beeline::span root = t.tracer.start_trace("root", {{"good", beeline::raw_json{R"({"a":[1,{"b":null}]})"}},
+                                                       {"bad", beeline::raw_json{"{oops"}}});
   }
   const auto evs = t.events();
   CHECK(evs[0].raw("good") == R"({"a":[1,{"b":null}]})");
@@ -78,9 +85,7 @@ TEST_CASE("bad input: raw JSON is embedded when valid and sent as null (counted)
 
 TEST_CASE("bad input: NaN and infinity are sent as null") {
   memory_tracer t;
-  {
-    beeline::span root = t.tracer.start_trace("root", {{"nan", std::nan("")}, {"inf", 1.0 / 0.0}});
-  }
+  { beeline::span root = t.tracer.start_trace("root", {{"nan", std::nan("")}, {"inf", 1.0 / 0.0}}); }
   const auto evs = t.events();
   CHECK(evs[0].raw("nan") == "null");
   CHECK(evs[0].raw("inf") == "null");
@@ -105,7 +110,8 @@ TEST_CASE("limits: a trace's field updates are bounded; past the bound updates a
   memory_tracer t(cfg);
   {
     beeline::span root = t.tracer.start_trace("root");
-    for (int i = 0; i < 100; ++i) beeline::add_trace_context({{"a", i}, {"b", i}});
+    for (int i = 0; i < 100; ++i)
+      beeline::add_trace_context({{"a", i}, {"b", i}});
   }
   const auto evs = t.events();
   CHECK(evs[0].raw("app.a") == "15");  // 16 versions of 2 entries fit

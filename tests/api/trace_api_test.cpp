@@ -91,7 +91,8 @@ TEST_CASE("trace: the timestamp is the span's wall-clock start") {
   CHECK(evs[0].time().rfind(prefix, 0) == 0);
 }
 
-TEST_CASE("trace: continuing an upstream trace keeps its ids, marks a subroot and applies its fields unprefixed") {
+TEST_CASE(
+    "trace: continuing an upstream trace keeps its ids, marks a subroot and applies its fields unprefixed") {
   memory_tracer t;
   beeline::trace_context up;
   up.trace_id = "1-67891233-abcdef012345678912345678";
@@ -229,8 +230,9 @@ TEST_CASE("with_span: an exception passes through, is recorded on the span, and 
   memory_tracer t;
   {
     beeline::span root = t.tracer.start_trace("root");
-    CHECK_THROWS_AS(beeline::with_span("fails", {}, []() -> int { throw std::invalid_argument("bad input"); }),
-                    std::invalid_argument);
+    CHECK_THROWS_AS(
+        beeline::with_span("fails", {}, []() -> int { throw std::invalid_argument("bad input"); }),
+        std::invalid_argument);
     beeline::add_context({{"after", true}});  // current is the root again
   }
   const auto evs = t.events();
@@ -248,7 +250,8 @@ TEST_CASE("with_trace: a whole trace around a callable, value and exception pass
     return 7;
   });
   CHECK(v == 7);
-  CHECK_THROWS_AS(t.tracer.with_trace("job2", {}, [] { throw std::runtime_error("boom"); }), std::runtime_error);
+  CHECK_THROWS_AS(t.tracer.with_trace("job2", {}, [] { throw std::runtime_error("boom"); }),
+                  std::runtime_error);
   CHECK_FALSE(beeline::trace_active());
   const auto evs = t.events();
   REQUIRE(evs.size() == 3);
@@ -377,7 +380,7 @@ TEST_CASE("finish out of order: later spans attach to the innermost span still o
     beeline::span root = t.tracer.start_trace("root");
     beeline::span a = beeline::start_span("a");
     beeline::span b = beeline::start_span("b");
-    beeline::finish_span(a);                       // a finished while its child b is open
+    beeline::finish_span(a);                     // a finished while its child b is open
     beeline::span c = beeline::start_span("c");  // b is the innermost open span
     beeline::finish_span(c);
     beeline::finish_span(b);
@@ -396,9 +399,7 @@ TEST_CASE("the tracer's own instance is used for spans of its traces, whatever t
     beeline::span ra = a.tracer.start_trace("in_a");
     beeline::span child = beeline::start_span("child_a");
   }
-  {
-    beeline::span rb = b.tracer.start_trace("in_b");
-  }
+  { beeline::span rb = b.tracer.start_trace("in_b"); }
   CHECK(a.events().size() == 2);
   CHECK(b.events().size() == 1);
 }

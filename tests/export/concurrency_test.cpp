@@ -36,14 +36,16 @@ TEST_CASE("concurrency: traces on many threads keep their own parents and all ar
       }
     });
   }
-  for (auto& p : pool) p.join();
+  for (auto& p : pool)
+    p.join();
   const auto evs = t.events();
   const std::size_t expected = static_cast<std::size_t>(threads * traces_per_thread * 3);
   REQUIRE(evs.size() == expected);
   CHECK(t.tracer.stats().dropped() == 0);
 
   std::map<std::string, const exported*> by_span;
-  for (const auto& e : evs) by_span[e.span_id()] = &e;
+  for (const auto& e : evs)
+    by_span[e.span_id()] = &e;
   REQUIRE(by_span.size() == expected);  // span ids unique
   std::size_t wrong = 0;
   for (const auto& e : evs) {
@@ -66,7 +68,8 @@ TEST_CASE("concurrency: traces on many threads keep their own parents and all ar
   CHECK(wrong == 0);
 }
 
-TEST_CASE("concurrency: with a tiny queue, every span is either exported or counted as dropped", "[concurrency]") {
+TEST_CASE("concurrency: with a tiny queue, every span is either exported or counted as dropped",
+          "[concurrency]") {
   constexpr int threads = 4;
   const int spans_per_thread = 2000 * scale;
   beeline::config cfg;
@@ -76,9 +79,11 @@ TEST_CASE("concurrency: with a tiny queue, every span is either exported or coun
   std::vector<std::thread> pool;
   for (int th = 0; th < threads; ++th)
     pool.emplace_back([&] {
-      for (int i = 0; i < spans_per_thread; ++i) beeline::span r = t.tracer.start_trace("r");
+      for (int i = 0; i < spans_per_thread; ++i)
+        beeline::span r = t.tracer.start_trace("r");
     });
-  for (auto& p : pool) p.join();
+  for (auto& p : pool)
+    p.join();
   const auto evs = t.events();
   const auto s = t.tracer.stats();
   const auto total = static_cast<std::uint64_t>(threads * spans_per_thread);
@@ -87,7 +92,8 @@ TEST_CASE("concurrency: with a tiny queue, every span is either exported or coun
   CHECK(evs.size() == s.exported);
 }
 
-TEST_CASE("concurrency: threads sharing one trace add trace context and spans concurrently", "[concurrency]") {
+TEST_CASE("concurrency: threads sharing one trace add trace context and spans concurrently",
+          "[concurrency]") {
   memory_tracer t;
   std::string parent_span;
   {
@@ -103,7 +109,8 @@ TEST_CASE("concurrency: threads sharing one trace add trace context and spans co
         }
       }));
     }
-    for (auto& p : pool) p.join();
+    for (auto& p : pool)
+      p.join();
   }
   const auto evs = t.events();
   REQUIRE(evs.size() == 802);
@@ -111,10 +118,12 @@ TEST_CASE("concurrency: threads sharing one trace add trace context and spans co
     if (e.name() == "work") CHECK(e.parent_id() == parent_span);
   CHECK(memory_tracer::by_name(evs, "parent").span_type() == "mid");
   // Each thread's last value survived the concurrent copy-on-write updates.
-  for (int th = 0; th < 4; ++th) CHECK(memory_tracer::by_name(evs, "root").raw("app.t" + std::to_string(th)) == "199");
+  for (int th = 0; th < 4; ++th)
+    CHECK(memory_tracer::by_name(evs, "root").raw("app.t" + std::to_string(th)) == "199");
 }
 
-TEST_CASE("concurrency: flushes and shutdown racing with producers lose nothing unaccounted", "[concurrency]") {
+TEST_CASE("concurrency: flushes and shutdown racing with producers lose nothing unaccounted",
+          "[concurrency]") {
   beeline::config cfg;
   cfg.queue_capacity = 1024;
   cfg.batch_size = 32;
@@ -129,13 +138,15 @@ TEST_CASE("concurrency: flushes and shutdown racing with producers lose nothing 
         finished.fetch_add(1);
       }
     });
-  for (int i = 0; i < 20; ++i) CHECK(t.tracer.flush_sync(std::chrono::seconds(5)).complete);
+  for (int i = 0; i < 20; ++i)
+    CHECK(t.tracer.flush_sync(std::chrono::seconds(5)).complete);
   // Producers never stop on their own: shutdown must not wait for the queue to run dry.
   const auto before = std::chrono::steady_clock::now();
   t.tracer.shutdown(std::chrono::seconds(5));
   CHECK(std::chrono::steady_clock::now() - before < std::chrono::seconds(10));
   stop = true;
-  for (auto& p : producers) p.join();
+  for (auto& p : producers)
+    p.join();
   const auto s = t.tracer.stats();
   CHECK(s.exported + s.dropped() == finished.load());
   CHECK(t.sink->lines().size() == s.exported);

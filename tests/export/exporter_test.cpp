@@ -3,9 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
-#include <unistd.h>
 
 using beeline::test::exported;
 using beeline::test::memory_tracer;
@@ -63,7 +63,8 @@ TEST_CASE("jsonl: one JSON event per line, appended to the file") {
   }
   std::ifstream in(path);
   std::vector<exported> lines;
-  for (std::string l; std::getline(in, l);) lines.emplace_back(l);
+  for (std::string l; std::getline(in, l);)
+    lines.emplace_back(l);
   REQUIRE(lines.size() == 2);
   CHECK(lines[0].name() == "child");
   CHECK(lines[1].name() == "root");
@@ -92,7 +93,8 @@ TEST_CASE("exporter: a throwing exporter loses its batch, counted; partial deliv
     cfg.exporter = std::make_shared<throwing_exporter>();
     cfg.logger = [](beeline::log_level, std::string_view) {};
     beeline::tracer tr(cfg);
-    for (int i = 0; i < 3; ++i) beeline::span r = tr.start_trace("r");
+    for (int i = 0; i < 3; ++i)
+      beeline::span r = tr.start_trace("r");
     tr.flush_sync(std::chrono::seconds(5));
     CHECK(tr.stats().dropped_exporter == 3);
     CHECK(tr.stats().exported == 0);
@@ -103,14 +105,16 @@ TEST_CASE("exporter: a throwing exporter loses its batch, counted; partial deliv
     cfg.logger = [](beeline::log_level, std::string_view) {};
     cfg.send_interval = std::chrono::hours(1);
     beeline::tracer tr(cfg);
-    for (int i = 0; i < 10; ++i) beeline::span r = tr.start_trace("r");
+    for (int i = 0; i < 10; ++i)
+      beeline::span r = tr.start_trace("r");
     tr.flush_sync(std::chrono::seconds(5));
     CHECK(tr.stats().exported + tr.stats().dropped_exporter == 10);
     CHECK(tr.stats().dropped_exporter == 5);
   }
 }
 
-TEST_CASE("exporter: the batch element shape has time, samplerate and data, and shutdown reaches the exporter") {
+TEST_CASE(
+    "exporter: the batch element shape has time, samplerate and data, and shutdown reaches the exporter") {
   auto cap = std::make_shared<capture_exporter>();
   {
     beeline::config cfg;

@@ -44,7 +44,8 @@ class gate_exporter final : public beeline::exporter {
   std::size_t delivered_ = 0;
 };
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+bool eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds limit = std::chrono::seconds(5)) {
   const auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
@@ -69,7 +70,8 @@ TEST_CASE("worker: reaching the batch size exports without waiting for the inter
   cfg.batch_size = 10;
   cfg.send_interval = std::chrono::hours(1);
   memory_tracer t(cfg);
-  for (int i = 0; i < 10; ++i) beeline::span root = t.tracer.start_trace("r");
+  for (int i = 0; i < 10; ++i)
+    beeline::span root = t.tracer.start_trace("r");
   CHECK(eventually([&] { return t.sink->lines().size() == 10; }));
 }
 
@@ -77,7 +79,8 @@ TEST_CASE("flush: returns when everything finished before it is exported, and re
   beeline::config cfg;
   cfg.send_interval = std::chrono::hours(1);  // only the flush can make the worker send
   memory_tracer t(cfg);
-  for (int i = 0; i < 100; ++i) beeline::span root = t.tracer.start_trace("r");
+  for (int i = 0; i < 100; ++i)
+    beeline::span root = t.tracer.start_trace("r");
   const auto r = t.tracer.flush_sync(std::chrono::seconds(5));
   CHECK(r.complete);
   CHECK(r.exported == 100);
@@ -101,7 +104,8 @@ TEST_CASE("flush: a stuck exporter makes flush return at its deadline, incomplet
   REQUIRE(gate->wait_entered(std::chrono::seconds(5)));  // the worker is now stuck in export_batch
 
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 100; ++i) beeline::span root = tr.start_trace("r");
+  for (int i = 0; i < 100; ++i)
+    beeline::span root = tr.start_trace("r");
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
 
   const auto before = std::chrono::steady_clock::now();
