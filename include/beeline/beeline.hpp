@@ -91,6 +91,10 @@ std::optional<trace_context> get_trace_context();
 /// `flush` for synchronous code: waits until every span finished before the call was exported or dropped, or
 /// the timeout passed. Returns at once when not initialized.
 flush_result flush_sync(std::chrono::steady_clock::duration timeout);
+/// The same, with an absolute deadline.
+inline flush_result flush_sync(std::chrono::steady_clock::time_point deadline) {
+  return flush_sync(deadline - std::chrono::steady_clock::now());
+}
 /// The global tracer's counters (all zero when not initialized).
 stats get_stats() noexcept;
 

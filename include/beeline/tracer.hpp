@@ -47,6 +47,10 @@ class tracer {
 
   /// Waits until every span finished before the call has been exported or dropped, or `timeout` passed.
   flush_result flush_sync(std::chrono::steady_clock::duration timeout);
+  /// The same, with an absolute deadline.
+  flush_result flush_sync(std::chrono::steady_clock::time_point deadline) {
+    return flush_sync(deadline - std::chrono::steady_clock::now());
+  }
   /// Flushes with `timeout`, then stops the worker and calls the exporter's `shutdown`. Idempotent.
   flush_result shutdown(std::chrono::steady_clock::duration timeout = std::chrono::seconds(5));
 

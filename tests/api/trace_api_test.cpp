@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <regex>
 #include <stdexcept>
 
@@ -433,4 +434,22 @@ TEST_CASE("global: init, is_initialized, second init ignored, shutdown flushes a
   CHECK_FALSE(none.valid());
   CHECK(beeline::flush_sync(std::chrono::milliseconds(10)).complete);
   CHECK(beeline::get_stats().exported == 0);
+}
+
+TEST_CASE("global: init takes the write key, dataset and API host from the environment when not configured") {
+  REQUIRE_FALSE(beeline::is_initialized());
+  ::setenv("HONEYCOMB_DATASET", "env-dataset", 1);
+  beeline::config cfg;
+  cfg.exporter = beeline::make_discard_exporter();
+  CHECK(beeline::init(cfg));
+  ::unsetenv("HONEYCOMB_DATASET");
+  REQUIRE(beeline::global_tracer() != nullptr);
+  CHECK(beeline::global_tracer()->dataset() == "env-dataset");
+  {
+    beeline::span root = beeline::start_trace("r");
+    CHECK(beeline::get_trace_context()->dataset == "env-dataset");
+  }
+  CHECK(beeline::flush_sync(std::chrono::steady_clock::now() + std::chrono::seconds(5)).complete);
+  CHECK(beeline::get_stats().exported == 1);
+  CHECK(beeline::shutdown().complete);
 }
