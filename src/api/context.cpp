@@ -89,6 +89,16 @@ context_snapshot::~context_snapshot() {
   if (trace_) trace_->core->release_trace(trace_);
 }
 
+void slot_ref::delete_slot(slot* s) noexcept {
+  delete s;
+}
+
+slot_ref make_task_slot(context_snapshot base) {
+  auto* s = new slot;
+  s->base = std::move(base);
+  return slot_ref(s);
+}
+
 scoped_slot::scoped_slot(context_snapshot base) noexcept {
   slot_.base = std::move(base);
   prev_ = exchange_current_slot(&slot_);

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
+#include <optional>
 
 namespace beeline::detail {
 namespace {
@@ -383,11 +385,69 @@ void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& 
 void tracer_core::publish_progress() {
   // Called with no popped record left unprocessed, so everything before the dequeue position is done.
   processed_.store(queue_.dequeue_position(), std::memory_order_release);
-  if (flush_waiters_.load(std::memory_order_acquire) == 0) return;
+  complete_waiters(false);
+}
+
+void tracer_core::complete_waiters(bool final) {
+  if (!final && waiter_count_.load(std::memory_order_acquire) == 0) return;
+  const std::size_t processed = processed_.load(std::memory_order_acquire);
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<flush_waiter> ready;
   {
-    std::lock_guard lk(mutex_);  // pairs with flush()'s predicate check
+    std::lock_guard lk(waiters_mutex_);
+    if (final) waiters_closed_ = true;
+    auto keep = std::partition(waiters_.begin(), waiters_.end(), [&](const flush_waiter& w) {
+      return !(final || w.target <= processed || w.deadline <= now);
+    });
+    std::move(keep, waiters_.end(), std::back_inserter(ready));
+    waiters_.erase(keep, waiters_.end());
+    waiter_count_.store(waiters_.size(), std::memory_order_release);
   }
-  flushed_.notify_all();
+  const beeline::stats after = snapshot();
+  for (flush_waiter& w : ready) {
+    try {
+      w.done(
+          {w.target <= processed, after.exported - w.before.exported, after.dropped() - w.before.dropped()});
+    } catch (...) {
+      log(log_level::error, "flush completion threw");
+    }
+  }
+}
+
+std::chrono::steady_clock::time_point tracer_core::earliest_waiter_deadline() {
+  auto earliest = std::chrono::steady_clock::time_point::max();
+  if (waiter_count_.load(std::memory_order_acquire) == 0) return earliest;
+  std::lock_guard lk(waiters_mutex_);
+  for (const flush_waiter& w : waiters_)
+    earliest = std::min(earliest, w.deadline);
+  return earliest;
+}
+
+void tracer_core::async_flush(std::chrono::steady_clock::time_point deadline,
+                              std::function<void(flush_result)> done) {
+  const beeline::stats before = snapshot();
+  const std::size_t target = queue_.enqueue_position();
+  {
+    std::lock_guard lk(waiters_mutex_);
+    if (!waiters_closed_) {
+      waiters_.push_back({target, deadline, before, std::move(done)});
+      waiter_count_.store(waiters_.size(), std::memory_order_release);
+      done = nullptr;
+    }
+  }
+  if (done) {  // the worker has exited: everything it will ever export is out
+    done({processed_.load(std::memory_order_acquire) >= target, 0, 0});
+    return;
+  }
+  std::size_t current = flush_target_.load();
+  while (current < target && !flush_target_.compare_exchange_weak(current, target)) {
+  }
+  // Already there (nothing was pending, or the worker published before we registered): complete now.
+  if (processed_.load(std::memory_order_acquire) >= target) {
+    complete_waiters(false);
+    return;
+  }
+  wake_.notify();
 }
 
 void tracer_core::run_worker() {
@@ -402,14 +462,16 @@ void tracer_core::run_worker() {
            waiting() >= cfg_.batch_size;
   };
   for (;;) {
-    while (!must_work() && std::chrono::steady_clock::now() < next_send) {
+    for (;;) {
+      const auto wake_at = std::min(next_send, earliest_waiter_deadline());
+      if (must_work() || std::chrono::steady_clock::now() >= wake_at) break;
       const std::uint32_t seen = wake_.prepare();
       worker_sleeping_.store(true, std::memory_order_seq_cst);
       if (must_work()) {  // a producer may have checked the flag before we set it
         worker_sleeping_.store(false, std::memory_order_relaxed);
         break;
       }
-      wake_.wait_until(seen, next_send);
+      wake_.wait_until(seen, wake_at);
       worker_sleeping_.store(false, std::memory_order_relaxed);
     }
     const bool stopping = stop_.load();
@@ -440,28 +502,28 @@ void tracer_core::run_worker() {
   } catch (...) {
     log(log_level::error, "exporter shutdown threw");
   }
+  complete_waiters(true);
 }
 
 flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  struct state {
+    std::mutex m;
+    std::condition_variable cv;
+    std::optional<flush_result> result;
+  };
+  auto st = std::make_shared<state>();
   const beeline::stats before = snapshot();
-  const std::size_t target = queue_.enqueue_position();
-  bool done = true;
-  if (!stopped_.load(std::memory_order_acquire)) {
-    std::size_t current = flush_target_.load();
-    while (current < target && !flush_target_.compare_exchange_weak(current, target)) {
-    }
-    flush_waiters_.fetch_add(1);
-    wake_.notify();
-    {
-      std::unique_lock lk(mutex_);
-      done = flushed_.wait_until(lk, deadline,
-                                 [&] { return processed_.load(std::memory_order_acquire) >= target; });
-    }
-    flush_waiters_.fetch_sub(1);
-  }
+  async_flush(deadline, [st](flush_result r) {
+    std::lock_guard lk(st->m);
+    st->result = r;
+    st->cv.notify_all();
+  });
+  std::unique_lock lk(st->m);
+  // Our own deadline too: a worker stuck in a slow exporter cannot time the waiter out.
+  if (st->cv.wait_until(lk, deadline, [&] { return st->result.has_value(); })) return *st->result;
   const beeline::stats after = snapshot();
-  return {done, after.exported - before.exported, after.dropped() - before.dropped()};
+  return {false, after.exported - before.exported, after.dropped() - before.dropped()};
 }
 
 flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) {

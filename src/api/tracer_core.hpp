@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -76,6 +77,10 @@ class tracer_core {
 
   // ---- control ----
   flush_result flush(std::chrono::steady_clock::duration timeout);
+  /// Calls `done` once every span finished before this call was exported or dropped, or at `deadline` if the
+  /// worker is alive to see it (callers that must not wait longer add their own timer). `done` runs on the
+  /// worker thread, or inline when there is nothing to wait for; it must not block.
+  void async_flush(std::chrono::steady_clock::time_point deadline, std::function<void(flush_result)> done);
   flush_result shutdown(std::chrono::steady_clock::duration timeout);
   beeline::stats snapshot() const noexcept;
 
@@ -98,6 +103,9 @@ class tracer_core {
  private:
   void run_worker();
   void publish_progress();
+  /// Completes flush waiters that are done or past their deadline (all of them when `final`).
+  void complete_waiters(bool final);
+  std::chrono::steady_clock::time_point earliest_waiter_deadline();
   void process(std::vector<span_record*>& batch, std::vector<event>& events);
   void finalize(span_record& rec);
   void recycle(span_record* rec) noexcept;
@@ -128,9 +136,16 @@ class tracer_core {
   std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> processed_{0};
-  std::atomic<std::uint32_t> flush_waiters_{0};
-  std::mutex mutex_;
-  std::condition_variable flushed_;
+  struct flush_waiter {
+    std::size_t target;
+    std::chrono::steady_clock::time_point deadline;
+    beeline::stats before;
+    std::function<void(flush_result)> done;
+  };
+  std::mutex waiters_mutex_;
+  std::vector<flush_waiter> waiters_;  // guarded by waiters_mutex_
+  bool waiters_closed_ = false;        // guarded by waiters_mutex_: the worker has exited
+  std::atomic<std::size_t> waiter_count_{0};
   std::thread worker_;
 };
 

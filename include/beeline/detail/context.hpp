@@ -2,7 +2,9 @@
 // Templates in the public headers need these types; users should not.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace beeline::detail {
@@ -38,17 +40,61 @@ class context_snapshot {
   span_ref span_;
 };
 
+/// The slot of the task running on this thread now (the thread's own slot when no task installed one).
+struct slot;
+slot& current_slot() noexcept;
+/// Makes `s` current on this thread and returns the previous one.
+slot* exchange_current_slot(slot* s) noexcept;
+
 /// One logical task's context: a base (inherited at a fork point) and the task's own open spans, innermost
 /// last. Only the task that owns a slot touches its stack, so it needs no synchronisation.
 struct slot {
   context_snapshot base;
   std::vector<span_ref> stack;
+  std::atomic<std::uint32_t> refs{0};  // used by task slots (slot_ref); a thread's own slot is never counted
 };
 
-/// The slot of the task running on this thread now (the thread's own slot when no task installed one).
-slot& current_slot() noexcept;
-/// Makes `s` current on this thread and returns the previous one.
-slot* exchange_current_slot(slot* s) noexcept;
+/// A counted reference to a heap-allocated task slot: 8 bytes, so a traced executor wrapping a concrete
+/// executor fits `any_io_executor`'s small-object buffer.
+class slot_ref {
+ public:
+  slot_ref() noexcept = default;
+  explicit slot_ref(slot* s) noexcept : p_(s) {
+    if (p_) p_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  slot_ref(const slot_ref& o) noexcept : slot_ref(o.p_) {}
+  slot_ref(slot_ref&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  slot_ref& operator=(slot_ref o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~slot_ref() {
+    if (p_ && p_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete_slot(p_);
+  }
+  slot* get() const noexcept { return p_; }
+  friend bool operator==(const slot_ref& a, const slot_ref& b) noexcept { return a.p_ == b.p_; }
+
+ private:
+  static void delete_slot(slot* s) noexcept;
+  slot* p_ = nullptr;
+};
+
+/// A new task slot whose base is `base`: spans the task starts are children of it.
+slot_ref make_task_slot(context_snapshot base);
+
+/// Makes `s` the current slot for the lifetime of this object, restoring the previous one after (also when
+/// unwinding). What a traced executor wraps around every handler it runs.
+class slot_guard {
+ public:
+  explicit slot_guard(slot* s) noexcept : prev_(exchange_current_slot(s)) {}
+  ~slot_guard() { exchange_current_slot(prev_); }
+  slot_guard(const slot_guard&) = delete;
+  slot_guard& operator=(const slot_guard&) = delete;
+
+ private:
+  slot* prev_;
+};
+
 /// A snapshot of the current span (or base), for `bind_function_to_trace` and fork points.
 context_snapshot capture_current() noexcept;
 
