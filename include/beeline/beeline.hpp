@@ -16,11 +16,18 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace beeline {
+
+/// Whether `T` is an awaitable the coroutine overloads (in <beeline/asio/coro.hpp>) handle; the callable
+/// overloads here step aside for those.
+template <class T>
+struct is_awaitable : std::false_type {};
 
 /// The library version, as sent in `meta.beeline_version`.
 std::string_view version() noexcept;
@@ -36,6 +43,11 @@ bool is_initialized() noexcept;
 flush_result shutdown(std::chrono::steady_clock::duration timeout = std::chrono::seconds(5));
 /// The global tracer, or null.
 tracer* global_tracer() noexcept;
+namespace detail {
+/// The global tracer kept alive for the caller (null when not initialized): for operations that outlive the
+/// call.
+std::shared_ptr<tracer> global_tracer_ref() noexcept;
+}  // namespace detail
 
 /// `startTrace`: starts a trace on the global tracer; the root span becomes current.
 span start_trace(std::string_view name, fields f = {});
@@ -45,7 +57,8 @@ span start_trace(std::string_view name, fields f, const trace_context& upstream)
 void finish_trace(span& root) noexcept;
 /// `withTrace`: runs `fn` (taking `span&` or nothing) in a new trace; value and exception pass through.
 template <class F>
-decltype(auto) with_trace(std::string_view name, fields f, F&& fn);
+requires(!is_awaitable<std::decay_t<F>>::value) decltype(auto)
+    with_trace(std::string_view name, fields f, F&& fn);
 
 /// `startSpan`: a child of the current span, which it replaces as current. Inert outside a trace.
 span start_span(std::string_view name, fields f = {});
@@ -54,7 +67,8 @@ void finish_span(span& s) noexcept;
 /// `withSpan`: runs `fn` (taking `span&` or nothing) in a child span; value and exception pass through, and
 /// an exception is recorded on the span (`error`, `error_detail`).
 template <class F>
-decltype(auto) with_span(std::string_view name, fields f, F&& fn);
+requires(!is_awaitable<std::decay_t<F>>::value) decltype(auto)
+    with_span(std::string_view name, fields f, F&& fn);
 
 /// `addContext` / `customContext.add`: adds fields to the current span, keys as given.
 void add_context(fields f);
@@ -80,7 +94,7 @@ template <class F>
 auto bind_function_to_trace(F&& fn);
 /// `runWithoutTrace`: runs `fn` with no current trace; the context is restored afterwards.
 template <class F>
-decltype(auto) run_without_trace(F&& fn);
+requires(!is_awaitable<std::decay_t<F>>::value) decltype(auto) run_without_trace(F&& fn);
 
 /// `traceActive`.
 bool trace_active() noexcept;
@@ -101,13 +115,15 @@ stats get_stats() noexcept;
 // ---- templates ----
 
 template <class F>
-decltype(auto) with_trace(std::string_view name, fields f, F&& fn) {
+requires(!is_awaitable<std::decay_t<F>>::value) decltype(auto)
+    with_trace(std::string_view name, fields f, F&& fn) {
   span root = start_trace(name, f);
   return detail::invoke_in_span(root, std::forward<F>(fn));
 }
 
 template <class F>
-decltype(auto) with_span(std::string_view name, fields f, F&& fn) {
+requires(!is_awaitable<std::decay_t<F>>::value) decltype(auto)
+    with_span(std::string_view name, fields f, F&& fn) {
   span s = start_span(name, f);
   return detail::invoke_in_span(s, std::forward<F>(fn));
 }
@@ -131,7 +147,7 @@ auto bind_function_to_trace(F&& fn) {
 }
 
 template <class F>
-decltype(auto) run_without_trace(F&& fn) {
+requires(!is_awaitable<std::decay_t<F>>::value) decltype(auto) run_without_trace(F&& fn) {
   detail::scoped_slot scope{detail::context_snapshot{}};
   return std::invoke(std::forward<F>(fn));
 }

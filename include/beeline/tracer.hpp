@@ -51,6 +51,10 @@ class tracer {
   flush_result flush_sync(std::chrono::steady_clock::time_point deadline) {
     return flush_sync(deadline - std::chrono::steady_clock::now());
   }
+  /// Calls `done` once every span finished before this call has been exported or dropped, or when the worker
+  /// passes `deadline`. `done` runs on the export worker thread (or inline when nothing is pending) and must
+  /// not block. The building block of `co_await beeline::flush()`.
+  void async_flush(std::chrono::steady_clock::time_point deadline, std::function<void(flush_result)> done);
   /// Flushes with `timeout`, then stops the worker and calls the exporter's `shutdown`. Idempotent.
   flush_result shutdown(std::chrono::steady_clock::duration timeout = std::chrono::seconds(5));
 

@@ -87,6 +87,10 @@ tracer* global_tracer() noexcept {
   return global.load(std::memory_order_acquire).get();
 }
 
+std::shared_ptr<tracer> detail::global_tracer_ref() noexcept {
+  return global.load(std::memory_order_acquire);
+}
+
 span start_trace(std::string_view name, fields f) {
   auto t = global.load(std::memory_order_acquire);
   return t ? t->start_trace(name, f) : span();
@@ -126,7 +130,9 @@ span start_span(std::string_view name, fields f) {
     const detail::span_ref p = s.base.span();
     if (p.rec) {
       std::uint64_t st = p.rec->state.load(std::memory_order_relaxed);
-      while (detail::generation_of(st) == p.gen && (st & detail::record_finished) == 0 &&
+      // Already marked (every child after the first): no locked write.
+      while (detail::generation_of(st) == p.gen &&
+             (st & (detail::record_finished | detail::record_has_children)) == 0 &&
              !p.rec->state.compare_exchange_weak(st, st | detail::record_has_children,
                                                  std::memory_order_relaxed)) {
       }

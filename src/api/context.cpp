@@ -99,6 +99,34 @@ slot_ref make_task_slot(context_snapshot base) {
   return slot_ref(s);
 }
 
+span_scope::span_scope(const beeline::span& s) noexcept
+    : slot_(&current_slot()), rec_(span_access::record(s)) {
+  if (rec_) push_span(*slot_, rec_);
+}
+
+span_scope::~span_scope() {
+  if (!rec_) return;
+  // Remove exactly our entry (spans opened inside the scope and still open stay where they are).
+  const std::uint64_t gen = generation_of(rec_->state.load(std::memory_order_relaxed));
+  for (std::size_t i = slot_->stack.size(); i-- > 0;) {
+    if (slot_->stack[i].rec == rec_ && slot_->stack[i].gen == gen) {
+      slot_->stack.erase(slot_->stack.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+}
+
+hidden_context::hidden_context() noexcept : slot_(&current_slot()) {
+  base_ = std::move(slot_->base);
+  slot_->base = context_snapshot{};
+  stack_.swap(slot_->stack);
+}
+
+hidden_context::~hidden_context() {
+  slot_->base = std::move(base_);
+  slot_->stack.swap(stack_);
+}
+
 scoped_slot::scoped_slot(context_snapshot base) noexcept {
   slot_.base = std::move(base);
   prev_ = exchange_current_slot(&slot_);

@@ -592,3 +592,12 @@ std::string_view tracer::service_name() const noexcept {
 }
 
 }  // namespace beeline
+
+namespace beeline {
+
+void tracer::async_flush(std::chrono::steady_clock::time_point deadline,
+                         std::function<void(flush_result)> done) {
+  core_->async_flush(deadline, std::move(done));
+}
+
+}  // namespace beeline

@@ -7,6 +7,10 @@
 #include <utility>
 #include <vector>
 
+namespace beeline {
+class span;
+}
+
 namespace beeline::detail {
 
 struct span_record;
@@ -109,6 +113,35 @@ class scoped_slot {
  private:
   slot slot_;
   slot* prev_;
+};
+
+/// Makes a span the innermost open span of the current task for this object's lifetime (the span is not
+/// finished). What `instrument` and the awaitable API wrap around awaited work.
+class span_scope {
+ public:
+  explicit span_scope(const beeline::span& s) noexcept;
+  ~span_scope();
+  span_scope(const span_scope&) = delete;
+  span_scope& operator=(const span_scope&) = delete;
+
+ private:
+  slot* slot_;
+  span_record* rec_;
+};
+
+/// Hides the current task's trace for this object's lifetime, restoring it afterwards (on the same slot, even
+/// if resumed on another thread).
+class hidden_context {
+ public:
+  hidden_context() noexcept;
+  ~hidden_context();
+  hidden_context(const hidden_context&) = delete;
+  hidden_context& operator=(const hidden_context&) = delete;
+
+ private:
+  slot* slot_;
+  context_snapshot base_;
+  std::vector<span_ref> stack_;
 };
 
 }  // namespace beeline::detail

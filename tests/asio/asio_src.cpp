@@ -1,0 +1,3 @@
+// Asio and Beast compiled once for the test and benchmark programs (BOOST_*_SEPARATE_COMPILATION).
+#include <boost/asio/impl/src.hpp>
+#include <boost/beast/src.hpp>
