@@ -66,14 +66,20 @@ struct trace_env {
 enum class exec_kind { plain, traced };
 
 // One executor per coroutine: the plain one, or a traced wrapper with a slot of its own (made now, inside the
-// trace). Both type-erased, as `co_spawn` and `this_coro::executor` see them.
+// trace). Both type-erased, as `co_spawn` and `this_coro::executor` see them. The traced ones are made as
+// `beeline::spawn` makes them: the executor carries a borrowed slot handle and the task's owning handle is
+// kept alongside (here for the process's lifetime), so executor copies cost no reference counting.
 std::vector<asio::any_io_executor> make_executors(exec_kind kind, asio::io_context& ioc, int k) {
+  static std::vector<beeline::detail::slot_handle> owners;
   std::vector<asio::any_io_executor> out;
   for (int i = 0; i < k; ++i) {
-    if (kind == exec_kind::plain)
+    if (kind == exec_kind::plain) {
       out.emplace_back(ioc.get_executor());
-    else
-      out.emplace_back(beeline::traced(ioc.get_executor()));
+    } else {
+      auto [exec, owner] = beeline::detail::fork_task(ioc.get_executor());
+      out.emplace_back(std::move(exec));
+      owners.push_back(std::move(owner));
+    }
   }
   return out;
 }
@@ -231,7 +237,7 @@ bool propagation_works() {
   const asio::any_io_executor traced_ex = make_executors(exec_kind::traced, ioc, 1).front();
   const asio::any_io_executor plain_ex = make_executors(exec_kind::plain, ioc, 1).front();
   beeline::detail::slot* const task_slot =
-      traced_ex.target<beeline::traced_executor<io_executor>>()->slot().get();
+      traced_ex.target<beeline::traced_executor<io_executor>>()->slot().raw();
   bool traced_ok = false;
   bool plain_ok = false;
   asio::co_spawn(

@@ -1,6 +1,9 @@
 #include "api/context.hpp"
 
 #include "api/tracer_core.hpp"
+#include "core/object_pool.hpp"
+
+#include <thread>
 
 namespace beeline::detail {
 namespace {
@@ -89,14 +92,109 @@ context_snapshot::~context_snapshot() {
   if (trace_) trace_->core->release_trace(trace_);
 }
 
-void slot_ref::delete_slot(slot* s) noexcept {
-  delete s;
+namespace {
+
+// Task slots: type-stable, recycled, never freed while the process runs (a stale handle reads a live object).
+object_pool<slot, 64, 65536>& slot_pool() noexcept {
+  static object_pool<slot, 64, 65536> pool;
+  return pool;
 }
 
-slot_ref make_task_slot(context_snapshot base) {
-  auto* s = new slot;
+const void* this_thread_token() noexcept {
+  return &this_thread_context();
+}
+
+// Returns a dead slot to the pool if nobody runs a handler in it; otherwise the claimant does it on unclaim.
+void try_recycle(slot* s) noexcept {
+  const void* expected = nullptr;
+  if (!s->claimed_by.compare_exchange_strong(expected, this_thread_token(), std::memory_order_acquire))
+    return;
+  if (s->dead.exchange(false, std::memory_order_acq_rel)) {
+    s->base = context_snapshot{};
+    s->stack.clear();
+    s->claimed_by.store(nullptr, std::memory_order_release);
+    slot_pool().push(s);
+    return;
+  }
+  s->claimed_by.store(nullptr, std::memory_order_release);
+}
+
+}  // namespace
+
+slot_handle slot_handle::make_owning(context_snapshot base) {
+  slot* s = slot_pool().pop();
+  if (!s) return {};  // out of memory or slots: the task runs without a context of its own
   s->base = std::move(base);
-  return slot_ref(s);
+  s->owners.store(1, std::memory_order_relaxed);
+  slot_handle h;
+  const std::uint64_t gen = s->generation.load(std::memory_order_acquire) & 0x7fffffffu;
+  h.word_ = owning_bit | (gen << 32) | (std::uint64_t{s->pool_index} + 1);
+  return h;
+}
+
+slot* slot_handle::raw() const noexcept {
+  const auto index = static_cast<std::uint32_t>(word_ & 0xffffffffu);
+  return index ? slot_pool().at(index - 1) : nullptr;
+}
+
+void slot_handle::add_owner(std::uint64_t word) noexcept {
+  slot_handle h;
+  h.word_ = word & ~owning_bit;
+  h.raw()->owners.fetch_add(1, std::memory_order_relaxed);
+}
+
+void slot_handle::release_owner(std::uint64_t word) noexcept {
+  slot_handle h;
+  h.word_ = word & ~owning_bit;
+  slot* s = h.raw();
+  if (s->owners.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // New handlers now see a different generation and stay out; the slot is recycled once no handler is in it.
+  s->generation.store((s->generation.load(std::memory_order_relaxed) + 1) & 0x7fffffffu,
+                      std::memory_order_release);
+  s->dead.store(true, std::memory_order_release);
+  try_recycle(s);
+}
+
+claim_guard::claim_guard(const slot_handle& h) noexcept {
+  slot* s = h.raw();
+  if (s) {
+    const void* me = this_thread_token();
+    // A task resumed on this thread can find its slot still claimed by the thread that ran its previous step:
+    // that thread is returning from the handler in which the coroutine suspended. Wait for it; the same holds
+    // (for longer) when two handlers of one task really run at once, which this then serialises.
+    for (unsigned spins = 0;; ++spins) {
+      const void* expected = nullptr;
+      if (s->claimed_by.compare_exchange_weak(expected, me, std::memory_order_acquire)) {
+        claimed_ = s;
+        break;
+      }
+      if (expected == me) break;  // a handler of this task dispatched inline from another one: already ours
+      if (spins < 64) {
+        __builtin_ia32_pause();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    if ((s->generation.load(std::memory_order_acquire) & 0x7fffffffu) != h.generation())
+      s = nullptr;  // ended
+  }
+  if (!s) {
+    try {
+      fallback_ = new slot;
+    } catch (...) {
+      fallback_ = nullptr;
+    }
+  }
+  prev_ = exchange_current_slot(s ? s : fallback_);
+}
+
+claim_guard::~claim_guard() {
+  exchange_current_slot(prev_);
+  delete fallback_;
+  if (claimed_) {
+    claimed_->claimed_by.store(nullptr, std::memory_order_release);
+    if (claimed_->dead.load(std::memory_order_acquire)) try_recycle(claimed_);
+  }
 }
 
 span_scope::span_scope(const beeline::span& s) noexcept

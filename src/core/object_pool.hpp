@@ -58,6 +58,11 @@ class object_pool {
     prev->pool_next.store(obj->pool_index + 1, std::memory_order_relaxed);
   }
 
+  /// The object with this index (as stored in its `pool_index`); valid for any index handed out so far.
+  T* at(std::uint32_t index) const noexcept {
+    return &chunks_[index / ChunkSize].load(std::memory_order_acquire)[index % ChunkSize];
+  }
+
   /// Objects allocated so far (in use or free).
   std::size_t capacity() const noexcept {
     return std::min<std::size_t>(chunk_count_.load(std::memory_order_relaxed), MaxChunks) * ChunkSize;
@@ -65,10 +70,6 @@ class object_pool {
 
  private:
   static constexpr std::uint64_t index_mask = 0xffffffffu;
-
-  T* at(std::uint32_t index) const noexcept {
-    return &chunks_[index / ChunkSize].load(std::memory_order_acquire)[index % ChunkSize];
-  }
 
   T* grow() noexcept {
     const std::size_t c = chunk_count_.fetch_add(1, std::memory_order_acq_rel);

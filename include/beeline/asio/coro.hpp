@@ -30,16 +30,39 @@ namespace beeline {
 template <class T, class Executor>
 struct is_awaitable<asio::awaitable<T, Executor>> : std::true_type {};
 
+namespace detail {
+
+/// Runs `aw` while this frame holds the task's owning slot handle: the slot lives exactly as long as the
+/// task.
+template <class T, class Executor>
+asio::awaitable<T, Executor> owned(slot_handle owner, asio::awaitable<T, Executor> aw) {
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(aw);
+  } else {
+    co_return co_await std::move(aw);
+  }
+}
+
+}  // namespace detail
+
 /// The traced `co_spawn`: runs `aw` as a new task on `ex` whose spans are children of the span current now.
 template <class Executor, class T, class AwaitableExecutor, class Token>
 auto spawn(const Executor& ex, asio::awaitable<T, AwaitableExecutor> aw, Token&& token) {
-  return asio::co_spawn(fork(ex), std::move(aw), std::forward<Token>(token));
+  auto [exec, owner] = detail::fork_task(ex);
+  return asio::co_spawn(std::move(exec), detail::owned(std::move(owner), std::move(aw)),
+                        std::forward<Token>(token));
 }
 
-/// The traced `co_spawn` of a function returning an awaitable.
+/// The traced `co_spawn` of a function returning an awaitable (the function object is kept alive by Asio).
 template <class Executor, class F, class Token>
 requires(!is_awaitable<std::decay_t<F>>::value) auto spawn(const Executor& ex, F&& f, Token&& token) {
-  return asio::co_spawn(fork(ex), std::forward<F>(f), std::forward<Token>(token));
+  auto [exec, owner] = detail::fork_task(ex);
+  return asio::co_spawn(
+      std::move(exec),
+      [owner = std::move(owner), f = std::forward<F>(f)]() mutable {
+        return detail::owned(std::move(owner), f());
+      },
+      std::forward<Token>(token));
 }
 
 /// Runs `aw` as a child task with its own slot and waits for it: the branch form for `&&`, `||` and any other
@@ -47,10 +70,13 @@ requires(!is_awaitable<std::decay_t<F>>::value) auto spawn(const Executor& ex, F
 template <class T, class Executor>
 asio::awaitable<T, Executor> forked(asio::awaitable<T, Executor> aw) {
   const Executor ex = co_await asio::this_coro::executor;
+  auto [exec, owner] = detail::fork_task(ex);
   if constexpr (std::is_void_v<T>) {
-    co_await asio::co_spawn(fork(ex), std::move(aw), asio::use_awaitable_t<Executor>{});
+    co_await asio::co_spawn(std::move(exec), detail::owned(std::move(owner), std::move(aw)),
+                            asio::use_awaitable_t<Executor>{});
   } else {
-    co_return co_await asio::co_spawn(fork(ex), std::move(aw), asio::use_awaitable_t<Executor>{});
+    co_return co_await asio::co_spawn(std::move(exec), detail::owned(std::move(owner), std::move(aw)),
+                                      asio::use_awaitable_t<Executor>{});
   }
 }
 

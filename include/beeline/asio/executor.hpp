@@ -35,7 +35,7 @@ class traced_executor {
  public:
   using inner_executor_type = Inner;
 
-  traced_executor(Inner inner, detail::slot_ref slot) noexcept
+  traced_executor(Inner inner, detail::slot_handle slot) noexcept
       : inner_(std::move(inner)), slot_(std::move(slot)) {}
   template <class Other>
   requires(!std::is_same_v<Other, Inner> && std::is_convertible_v<const Other&, Inner>)
@@ -44,7 +44,7 @@ class traced_executor {
 
   const Inner& get_inner_executor() const noexcept { return inner_; }
   /// The task's slot (for the library's fork points).
-  const detail::slot_ref& slot() const noexcept { return slot_; }
+  const detail::slot_handle& slot() const noexcept { return slot_; }
 
   template <class F>
   void execute(F&& f) const {
@@ -75,16 +75,16 @@ class traced_executor {
  private:
   template <class F>
   struct invoker {
-    detail::slot_ref slot;
+    detail::slot_handle slot;
     F f;
     void operator()() {
-      detail::slot_guard guard(slot.get());
+      detail::claim_guard guard(slot);
       std::move(f)();
     }
   };
 
   Inner inner_;
-  detail::slot_ref slot_;
+  detail::slot_handle slot_;
 };
 
 namespace detail {
@@ -126,29 +126,57 @@ bool visit_concrete(const asio::any_io_executor& ex, F&& fn) {
 
 }  // namespace detail
 
-/// A new task on `ex`: a traced executor whose slot's parent is the span current now.
+namespace detail {
+
+/// Wraps `ex` (unwrapping a traced or type-erased one to its concrete executor) with `slot`.
+template <class Executor>
+auto wrap(const Executor& ex, slot_handle slot) {
+  if constexpr (is_traced_executor<Executor>::value) {
+    return traced_executor<typename Executor::inner_executor_type>(ex.get_inner_executor(), std::move(slot));
+  } else if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+    asio::any_io_executor out;
+    if (!visit_concrete(ex, [&](const auto& concrete) {
+          out = traced_executor<std::decay_t<decltype(concrete)>>(concrete, slot);
+        }))
+      out = traced_executor<asio::any_io_executor>(ex,
+                                                   slot);  // unknown type: correct, but off the small buffer
+    return out;
+  } else {
+    return traced_executor<Executor>(ex, std::move(slot));
+  }
+}
+
+/// A child task's executor holding a *borrowed* slot handle (free to copy), and the owning handle the task's
+/// frame must keep for as long as the task runs.
+template <class Executor>
+auto fork_task(const Executor& ex) {
+  slot_handle owner = slot_handle::make_owning(capture_current());
+  auto exec = wrap(ex, owner.borrow());
+  return std::pair<decltype(exec), slot_handle>(std::move(exec), std::move(owner));
+}
+
+}  // namespace detail
+
+/// A new task on `ex`: a traced executor whose slot's parent is the span current now. The executor owns its
+/// slot (copies are reference counted); `beeline::spawn` is the cheaper way to start a task.
 template <class Executor>
 traced_executor<Executor> traced(Executor ex) {
   static_assert(!detail::is_traced_executor<Executor>::value, "already traced: use fork() for a child task");
-  return traced_executor<Executor>(std::move(ex), detail::make_task_slot(detail::capture_current()));
+  return traced_executor<Executor>(std::move(ex),
+                                   detail::slot_handle::make_owning(detail::capture_current()));
 }
 
-/// The executor for a child task forked from the current one: same underlying executor, a new slot whose
-/// parent is the span current now. Accepts a traced executor, a concrete one, or an `any_io_executor` holding
-/// either.
+/// The executor for a child task forked from the current one, for `co_spawn` into `make_parallel_group` and
+/// the like: same underlying executor, a new slot whose parent is the span current now. Accepts a traced
+/// executor, a concrete one, or an `any_io_executor` holding either.
 template <class Executor>
 auto fork(const Executor& ex) {
-  if constexpr (detail::is_traced_executor<Executor>::value) {
-    return traced(ex.get_inner_executor());
-  } else if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
-    asio::any_io_executor out;
-    if (!detail::visit_concrete(ex, [&](const auto& concrete) { out = traced(concrete); }))
-      out = traced(ex);  // an unknown executor type: correct, but the wrapper no longer fits the small buffer
-    return out;
-  } else {
-    return traced(ex);
-  }
+  return detail::wrap(ex, detail::slot_handle::make_owning(detail::capture_current()));
 }
+
+static_assert(sizeof(traced_executor<asio::io_context::executor_type>) <= 3 * sizeof(void*) &&
+                  sizeof(traced_executor<asio::thread_pool::executor_type>) <= 3 * sizeof(void*),
+              "a traced executor must fit any_io_executor's small-object buffer");
 
 /// Binds a completion handler to the context current now (a snapshot, like Node's `AsyncResource.bind`): when
 /// it runs, spans it starts are children of the span current at this call. Runs on `ex`.

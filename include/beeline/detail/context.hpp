@@ -55,48 +55,79 @@ slot* exchange_current_slot(slot* s) noexcept;
 struct slot {
   context_snapshot base;
   std::vector<span_ref> stack;
-  std::atomic<std::uint32_t> refs{0};  // used by task slots (slot_ref); a thread's own slot is never counted
+
+  // Task slots only (a thread's own slot never uses these). Task slots live in a type-stable pool, so a
+  // handle to a recycled slot is detected by its generation, never by touching freed memory.
+  std::uint32_t pool_index = 0;
+  std::atomic<std::uint32_t> pool_next{0};
+  std::atomic<std::uint32_t> generation{0};      // 31 bits used
+  std::atomic<std::uint32_t> owners{0};          // owning handles alive; the slot dies at zero
+  std::atomic<const void*> claimed_by{nullptr};  // the thread running a handler in this slot now
+  std::atomic<bool> dead{false};                 // owners reached zero; recycle when unclaimed
 };
 
-/// A counted reference to a heap-allocated task slot: 8 bytes, so a traced executor wrapping a concrete
-/// executor fits `any_io_executor`'s small-object buffer.
-class slot_ref {
+/// Names a task slot. An *owning* handle keeps the slot alive (its copies count, atomically); a *borrowed*
+/// handle is a plain (pointer, generation) pair whose copies cost nothing, valid while an owner lives. The
+/// library's fork points put borrowed handles in the executors Asio copies around, and keep one owning handle
+/// in the task's own frame, so a resumption costs no reference counting.
+class slot_handle {
  public:
-  slot_ref() noexcept = default;
-  explicit slot_ref(slot* s) noexcept : p_(s) {
-    if (p_) p_->refs.fetch_add(1, std::memory_order_relaxed);
+  slot_handle() noexcept = default;
+  slot_handle(const slot_handle& o) noexcept : word_(o.word_) {
+    if (owning()) add_owner(word_);
   }
-  slot_ref(const slot_ref& o) noexcept : slot_ref(o.p_) {}
-  slot_ref(slot_ref&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-  slot_ref& operator=(slot_ref o) noexcept {
-    std::swap(p_, o.p_);
+  slot_handle(slot_handle&& o) noexcept : word_(o.word_) { o.word_ = 0; }
+  slot_handle& operator=(slot_handle o) noexcept {
+    std::swap(word_, o.word_);
     return *this;
   }
-  ~slot_ref() {
-    if (p_ && p_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete_slot(p_);
+  ~slot_handle() {
+    if (owning()) release_owner(word_);
   }
-  slot* get() const noexcept { return p_; }
-  friend bool operator==(const slot_ref& a, const slot_ref& b) noexcept { return a.p_ == b.p_; }
+
+  /// A new task slot whose base is `base`, owned by the returned handle.
+  static slot_handle make_owning(context_snapshot base);
+  /// A borrowed handle to the same slot.
+  slot_handle borrow() const noexcept {
+    slot_handle h;
+    h.word_ = word_ & ~owning_bit;
+    return h;
+  }
+
+  /// The slot, or null for an empty handle (whether the task is still alive is the claim's business).
+  slot* raw() const noexcept;
+  /// The slot's generation when this handle was made (31 bits).
+  std::uint32_t generation() const noexcept { return static_cast<std::uint32_t>(word_ >> 32) & 0x7fffffffu; }
+  bool owning() const noexcept { return (word_ & owning_bit) != 0; }
+  friend bool operator==(const slot_handle& a, const slot_handle& b) noexcept {
+    return (a.word_ & ~owning_bit) == (b.word_ & ~owning_bit);
+  }
 
  private:
-  static void delete_slot(slot* s) noexcept;
-  slot* p_ = nullptr;
+  // One word, so a traced executor stays within any_io_executor's small buffer even around a 16-byte
+  // executor: bit 63 owning, bits 32..62 generation, bits 0..31 pool index + 1 (0: empty).
+  static constexpr std::uint64_t owning_bit = std::uint64_t{1} << 63;
+  static void add_owner(std::uint64_t word) noexcept;
+  static void release_owner(std::uint64_t word) noexcept;
+  std::uint64_t word_ = 0;
 };
 
-/// A new task slot whose base is `base`: spans the task starts are children of it.
-slot_ref make_task_slot(context_snapshot base);
-
-/// Makes `s` the current slot for the lifetime of this object, restoring the previous one after (also when
-/// unwinding). What a traced executor wraps around every handler it runs.
-class slot_guard {
+/// Runs a handler in a task's slot: claims the slot for this thread (one compare-exchange), checks it is
+/// still the same task (generation), makes it current, and undoes all of that on destruction. A slot claimed
+/// by another thread is waited for (the previous step of the task is still returning, or two handlers of one
+/// task run at once, which this serialises): the slot is never mutated by two threads. A task that has ended
+/// gives the handler a fresh empty slot.
+class claim_guard {
  public:
-  explicit slot_guard(slot* s) noexcept : prev_(exchange_current_slot(s)) {}
-  ~slot_guard() { exchange_current_slot(prev_); }
-  slot_guard(const slot_guard&) = delete;
-  slot_guard& operator=(const slot_guard&) = delete;
+  explicit claim_guard(const slot_handle& h) noexcept;
+  ~claim_guard();
+  claim_guard(const claim_guard&) = delete;
+  claim_guard& operator=(const claim_guard&) = delete;
 
  private:
-  slot* prev_;
+  slot* claimed_ = nullptr;   // the slot this guard claimed (and must unclaim), if any
+  slot* prev_ = nullptr;      // the slot current before
+  slot* fallback_ = nullptr;  // a private slot when the task's could not be used
 };
 
 /// A snapshot of the current span (or base), for `bind_function_to_trace` and fork points.
