@@ -249,3 +249,52 @@ TEST_CASE("server: a Beast HTTP request handled in a traced coroutine", "[concur
       if (e.name() == "handler" && e.str("task") == path) CHECK(e.parent_id() == req->span_id());
   }
 }
+
+TEST_CASE(
+    "server: children sharing their parent's slot on a thread pool (plain co_spawn) are serialised, not "
+    "racing",
+    "[concurrency]") {
+  // The documented misuse: co_spawn on this_coro::executor gives every child the parent's slot. On a thread
+  // pool those children run at once; the slot is claimed per handler, so they take turns instead of
+  // corrupting it. Their parents may be wrong (that is the misuse), but every span arrives and nothing races
+  // (TSan runs this).
+  memory_tracer t;
+  asio::thread_pool pool(4);
+  constexpr int children = 64;
+  std::atomic<int> done{0};
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    beeline::spawn(
+        pool.get_executor(),
+        [&]() -> awaitable<void> {
+          auto ex = co_await asio::this_coro::executor;
+          for (int i = 0; i < children; ++i) {
+            asio::co_spawn(
+                ex,
+                [&]() -> awaitable<void> {
+                  for (int k = 0; k < 3; ++k) {
+                    beeline::span s = beeline::start_span("shared_slot_child");
+                    co_await asio::post(use_awaitable);
+                  }
+                  done.fetch_add(1);
+                },
+                asio::detached);
+          }
+          // The children borrow this task's slot: it must outlive them (once the task ends, a shared-slot
+          // child runs with no context at all).
+          asio::steady_timer wait(ex);
+          while (done.load() < children) {
+            wait.expires_after(1ms);
+            co_await wait.async_wait(use_awaitable);
+          }
+        },
+        asio::detached);
+  }
+  pool.join();
+  CHECK(done.load() == children);
+  const auto evs = t.events();
+  std::size_t child_spans = 0;
+  for (const auto& e : evs)
+    child_spans += e.name() == "shared_slot_child";
+  CHECK(child_spans == children * 3);
+}
