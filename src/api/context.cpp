@@ -156,9 +156,12 @@ void slot_handle::release_owner(std::uint64_t word) noexcept {
 }
 
 claim_guard::claim_guard(const slot_handle& h) noexcept {
+  // One thread-local lookup per handler: the token, and the current-slot cell restored by the destructor.
+  thread_context& ctx = this_thread_context();
+  thread_ = &ctx;
   slot* s = h.raw();
   if (s) {
-    const void* me = this_thread_token();
+    const void* me = &ctx;
     // A task resumed on this thread can find its slot still claimed by the thread that ran its previous step:
     // that thread is returning from the handler in which the coroutine suspended. Wait for it; the same holds
     // (for longer) when two handlers of one task really run at once, which this then serialises.
@@ -185,11 +188,13 @@ claim_guard::claim_guard(const slot_handle& h) noexcept {
       fallback_ = nullptr;
     }
   }
-  prev_ = exchange_current_slot(s ? s : fallback_);
+  prev_ = ctx.current;
+  slot* next = s ? s : fallback_;
+  ctx.current = next ? next : &ctx.own;
 }
 
 claim_guard::~claim_guard() {
-  exchange_current_slot(prev_);
+  static_cast<thread_context*>(thread_)->current = prev_;
   delete fallback_;
   if (claimed_) {
     claimed_->claimed_by.store(nullptr, std::memory_order_release);

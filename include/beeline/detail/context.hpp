@@ -125,6 +125,7 @@ class claim_guard {
   claim_guard& operator=(const claim_guard&) = delete;
 
  private:
+  void* thread_ = nullptr;    // this thread's context: the guard lives within one handler on one thread
   slot* claimed_ = nullptr;   // the slot this guard claimed (and must unclaim), if any
   slot* prev_ = nullptr;      // the slot current before
   slot* fallback_ = nullptr;  // a private slot when the task's could not be used
