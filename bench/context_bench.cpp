@@ -21,6 +21,8 @@
 #include <beeline/asio/executor.hpp>
 #include <beeline/beeline.hpp>
 
+#include "bench_config.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -48,14 +50,6 @@ namespace asio = boost::asio;
 using io_executor = asio::io_context::executor_type;
 
 constexpr int kAwaitsPerTask = 256;  // N: awaits per coroutine per benchmark iteration
-
-beeline::config bench_config() {
-  beeline::config cfg;
-  cfg.exporter = beeline::make_discard_exporter();
-  cfg.service_name = "bench";
-  cfg.queue_capacity = 1 << 16;
-  return cfg;
-}
 
 // A tracer and an open trace root on this thread: tasks made by `beeline::traced` here get the root as base.
 struct trace_env {

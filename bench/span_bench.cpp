@@ -5,6 +5,8 @@
 // every thread (the export worker included), after a warm-up that fills the pools.
 #include <beeline/beeline.hpp>
 
+#include "bench_config.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -38,14 +40,6 @@ void operator delete[](void* p, std::size_t) noexcept {
 }
 
 namespace {
-
-beeline::config bench_config() {
-  beeline::config cfg;
-  cfg.exporter = beeline::make_discard_exporter();
-  cfg.service_name = "bench";
-  cfg.queue_capacity = 1 << 16;
-  return cfg;
-}
 
 void BM_baseline_two_clock_reads(benchmark::State& state) {
   for (auto _ : state) {

@@ -134,7 +134,8 @@ TEST_CASE("server: loopback TCP sessions each keep their own spans", "[concurren
     if (e.name() == "read" || e.name() == "write") CHECK(e.span_type() == "leaf");
 }
 
-TEST_CASE("server: an io_context run by two threads with 8,000 traced tasks, no wrong parent", "[concurrency]") {
+TEST_CASE("server: an io_context run by two threads with 8,000 traced tasks, no wrong parent",
+          "[concurrency]") {
   beeline::config cfg;
   cfg.queue_capacity = 1 << 17;
   memory_tracer t(cfg);

@@ -102,16 +102,18 @@ inline void record_failure(span& s, const std::exception_ptr& e) {
   s.record_exception(e);
 }
 
-/// Awaits `aw` with `s` as the current span, then finishes `s` (with the exception recorded if one escapes).
-template <class T, class Executor>
-asio::awaitable<T, Executor> run_in_span(span s, asio::awaitable<T, Executor> aw) {
+/// Awaits `make(s)` with `s` as the current span, then finishes `s` (with the exception recorded if one
+/// escapes). `s` lives in this frame, so `make` may hand it to the work it creates.
+template <class Make>
+auto run_in_span(span s, Make make) -> decltype(make(s)) {
+  using T = typename decltype(make(s))::value_type;
   completion_mark mark{s};
   try {
     if constexpr (std::is_void_v<T>) {
-      co_await std::move(aw);
+      co_await make(s);
       mark.completed = true;
     } else {
-      T result = co_await std::move(aw);
+      T result = co_await make(s);
       mark.completed = true;
       co_return result;
     }
@@ -122,26 +124,10 @@ asio::awaitable<T, Executor> run_in_span(span s, asio::awaitable<T, Executor> aw
   }
 }
 
-/// The same for a function `fn(span&) -> awaitable`, the span living in this frame.
-template <class F>
-auto run_fn_in_span(span s, F fn) -> decltype(fn(s)) {
-  using awaitable_type = decltype(fn(s));
-  using T = typename awaitable_type::value_type;
-  completion_mark mark{s};
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await fn(s);
-      mark.completed = true;
-    } else {
-      T result = co_await fn(s);
-      mark.completed = true;
-      co_return result;
-    }
-  } catch (...) {
-    mark.completed = true;
-    record_failure(s, std::current_exception());
-    throw;
-  }
+/// `run_in_span` for an awaitable made already.
+template <class T, class Executor>
+asio::awaitable<T, Executor> run_in_span(span s, asio::awaitable<T, Executor> aw) {
+  return run_in_span(std::move(s), [aw = std::move(aw)](span&) mutable { return std::move(aw); });
 }
 
 }  // namespace detail
@@ -158,7 +144,7 @@ asio::awaitable<T, Executor> start_async_span(std::string_view name, fields f,
 /// `startAsyncSpan(fields, spanFn)`: `fn(span&)` returns the awaitable to run inside the span.
 template <class F>
 requires(!is_awaitable<std::decay_t<F>>::value) auto start_async_span(std::string_view name, fields f, F fn) {
-  return detail::run_fn_in_span(start_span(name, f), std::move(fn));
+  return detail::run_in_span(start_span(name, f), std::move(fn));
 }
 
 /// `withSpan` for awaited work: the same as `start_async_span`.
