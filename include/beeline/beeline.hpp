@@ -107,7 +107,8 @@ std::optional<trace_context> get_trace_context();
 flush_result flush_sync(std::chrono::steady_clock::duration timeout);
 /// The same, with an absolute deadline.
 inline flush_result flush_sync(std::chrono::steady_clock::time_point deadline) {
-  return flush_sync(deadline - std::chrono::steady_clock::now());
+  const auto now = std::chrono::steady_clock::now();
+  return flush_sync(deadline <= now ? std::chrono::steady_clock::duration::zero() : deadline - now);
 }
 /// The global tracer's counters (all zero when not initialized).
 stats get_stats() noexcept;

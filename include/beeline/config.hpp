@@ -66,6 +66,9 @@ struct config {
   /// String values longer than this are cut (at a UTF-8 boundary) and counted. Honeycomb's own limit is 64
   /// KiB.
   std::size_t max_value_bytes = 64 * 1024;
+  /// Text (keys and string values, replaced values included) one span may hold; past it values are cut or
+  /// refused and counted. Honeycomb's own limit for a whole event is 1 MB.
+  std::size_t max_span_bytes = 1024 * 1024;
 
   /// `meta.local_hostname`; default gethostname().
   std::string local_hostname;

@@ -49,7 +49,8 @@ class tracer {
   flush_result flush_sync(std::chrono::steady_clock::duration timeout);
   /// The same, with an absolute deadline.
   flush_result flush_sync(std::chrono::steady_clock::time_point deadline) {
-    return flush_sync(deadline - std::chrono::steady_clock::now());
+    const auto now = std::chrono::steady_clock::now();
+    return flush_sync(deadline <= now ? std::chrono::steady_clock::duration::zero() : deadline - now);
   }
   /// Calls `done` once every span finished before this call has been exported or dropped, or when the worker
   /// passes `deadline`. `done` runs on the export worker thread (or inline when nothing is pending) and must
@@ -70,6 +71,16 @@ class tracer {
 };
 
 namespace detail {
+/// now + `timeout`, saturating instead of overflowing (a "wait forever" timeout stays far in the future).
+inline std::chrono::steady_clock::time_point deadline_after(
+    std::chrono::steady_clock::duration timeout) noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  if (timeout <= std::chrono::steady_clock::duration::zero()) return now;
+  if (timeout >= std::chrono::steady_clock::time_point::max() - now)
+    return std::chrono::steady_clock::time_point::max();
+  return now + timeout;
+}
+
 /// Runs `fn` with the span if it accepts one; records an escaping exception on the span and rethrows.
 template <class F>
 decltype(auto) invoke_in_span(span& s, F&& fn) {

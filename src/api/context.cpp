@@ -151,7 +151,8 @@ void slot_handle::release_owner(std::uint64_t word) noexcept {
   // New handlers now see a different generation and stay out; the slot is recycled once no handler is in it.
   s->generation.store((s->generation.load(std::memory_order_relaxed) + 1) & 0x7fffffffu,
                       std::memory_order_release);
-  s->dead.store(true, std::memory_order_release);
+  // seq_cst: pairs with the unclaim-then-check in ~claim_guard, so one of the two sides always recycles.
+  s->dead.store(true, std::memory_order_seq_cst);
   try_recycle(s);
 }
 
@@ -160,6 +161,8 @@ claim_guard::claim_guard(const slot_handle& h) noexcept {
   thread_context& ctx = this_thread_context();
   thread_ = &ctx;
   slot* s = h.raw();
+  // A handle to an ended task must not wait behind (or block) whichever task now uses the recycled slot.
+  if (s && (s->generation.load(std::memory_order_acquire) & 0x7fffffffu) != h.generation()) s = nullptr;
   if (s) {
     const void* me = &ctx;
     // A task resumed on this thread can find its slot still claimed by the thread that ran its previous step:
@@ -197,8 +200,8 @@ claim_guard::~claim_guard() {
   static_cast<thread_context*>(thread_)->current = prev_;
   delete fallback_;
   if (claimed_) {
-    claimed_->claimed_by.store(nullptr, std::memory_order_release);
-    if (claimed_->dead.load(std::memory_order_acquire)) try_recycle(claimed_);
+    claimed_->claimed_by.store(nullptr, std::memory_order_seq_cst);
+    if (claimed_->dead.load(std::memory_order_seq_cst)) try_recycle(claimed_);
   }
 }
 
@@ -208,7 +211,9 @@ span_scope::span_scope(const beeline::span& s) noexcept
 }
 
 span_scope::~span_scope() {
-  if (!rec_) return;
+  // Resumed in another context (an untraced executor moved the coroutine to another thread): that slot is not
+  // ours to edit; the stale entry in ours is popped lazily once the span ends.
+  if (!rec_ || &current_slot() != slot_) return;
   // Remove exactly our entry (spans opened inside the scope and still open stay where they are).
   const std::uint64_t gen = generation_of(rec_->state.load(std::memory_order_relaxed));
   for (std::size_t i = slot_->stack.size(); i-- > 0;) {
@@ -226,6 +231,7 @@ hidden_context::hidden_context() noexcept : slot_(&current_slot()) {
 }
 
 hidden_context::~hidden_context() {
+  if (&current_slot() != slot_) return;  // resumed elsewhere: never write into another thread's slot
   slot_->base = std::move(base_);
   slot_->stack.swap(stack_);
 }

@@ -77,8 +77,9 @@ tracer_core::tracer_core(config cfg)
   }
 
   init_tick_clock();
-  limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes};
-  finalize_limits_ = {2 * cfg_.max_fields_per_span, cfg_.max_value_bytes};
+  limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes, cfg_.max_span_bytes};
+  // Trace-level fields are merged in on the worker: room for them on top of the span's own.
+  finalize_limits_ = {2 * cfg_.max_fields_per_span, cfg_.max_value_bytes, 2 * cfg_.max_span_bytes};
   global_limits_ = {SIZE_MAX, SIZE_MAX};
   field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields};
   calibrate_clock();
@@ -134,6 +135,8 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
           node->fields.resize(cfg_.max_fields_per_span);
         }
         node->retained = node->fields.size();
+        for (const owned_field& o : node->fields)
+          node->retained_bytes += o.key.size() + o.value.view().as_string().size();
         t->fields.store(node, std::memory_order_release);
       }
     } else {
@@ -189,30 +192,50 @@ void tracer_core::set_if_absent(span_record& rec, std::string_view key, field_va
 
 void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_view prefix) {
   if (f.size() == 0) return;
-  // Old versions live until the trace ends (spans may be reading them); this bounds what one trace can hold.
+  // Old versions live until the trace ends (spans may be reading them); these bound what one trace can hold.
   const std::size_t max_retained = 16 * std::max<std::size_t>(cfg_.max_fields_per_span, 1);
+  const std::size_t max_retained_bytes = 4 * std::max<std::size_t>(cfg_.max_span_bytes, 1);
+  // Values are cut to the same limit as span values, once, here.
+  std::vector<owned_field> additions;
+  additions.reserve(f.size());
+  for (const field& fl : f) {
+    field_value v = fl.value;
+    if ((v.kind() == value_kind::string || v.kind() == value_kind::json) &&
+        v.as_string().size() > cfg_.max_value_bytes) {
+      counters_.truncated_values.fetch_add(1, std::memory_order_relaxed);
+      v = v.kind() == value_kind::json ? field_value()
+                                       : field_value(truncate_utf8(v.as_string(), cfg_.max_value_bytes));
+    }
+    std::string key(prefix);
+    key.append(truncate_utf8(fl.key, cfg_.max_value_bytes));
+    additions.push_back({std::move(key), value(v)});
+  }
+  const auto bytes_of = [](const field_list& l) {
+    std::size_t n = 0;
+    for (const owned_field& o : l)
+      n += o.key.size() + o.value.view().as_string().size();
+    return n;
+  };
   const trace_fields_node* head = trace.fields.load(std::memory_order_acquire);
-  std::string key;
   for (;;) {
     auto node = std::make_unique<trace_fields_node>();
     if (head) node->fields = head->fields;
     std::size_t refused = 0;
-    for (const field& fl : f) {
-      key.assign(prefix);
-      key.append(fl.key);
+    for (const owned_field& a : additions) {
       auto it = std::find_if(node->fields.begin(), node->fields.end(),
-                             [&](const owned_field& o) { return o.key == key; });
+                             [&](const owned_field& o) { return o.key == a.key; });
       if (it != node->fields.end()) {
-        it->value = value(fl.value);
+        it->value = a.value;
       } else if (node->fields.size() < cfg_.max_fields_per_span) {
-        node->fields.push_back({key, value(fl.value)});
+        node->fields.push_back(a);
       } else {
         ++refused;
       }
     }
     node->prev = head;
     node->retained = (head ? head->retained : 0) + node->fields.size();
-    if (node->retained > max_retained) {
+    node->retained_bytes = (head ? head->retained_bytes : 0) + bytes_of(node->fields);
+    if (node->retained > max_retained || node->retained_bytes > max_retained_bytes) {
       counters_.dropped_fields.fetch_add(f.size(), std::memory_order_relaxed);
       if (!trace.fields_bound_logged.exchange(true, std::memory_order_relaxed))
         log(log_level::warning,
@@ -455,7 +478,7 @@ void tracer_core::run_worker() {
   std::vector<event> events;
   batch.reserve(cfg_.batch_size);
   events.reserve(cfg_.batch_size);
-  auto next_send = std::chrono::steady_clock::now() + cfg_.send_interval;
+  auto next_send = deadline_after(cfg_.send_interval);
   const auto waiting = [&] { return queue_.enqueue_position() - queue_.dequeue_position(); };
   const auto must_work = [&] {
     return stop_.load() || flush_target_.load() > processed_.load(std::memory_order_relaxed) ||
@@ -491,7 +514,7 @@ void tracer_core::run_worker() {
     }
     if (!batch.empty()) process(batch, events);
     publish_progress();
-    next_send = std::chrono::steady_clock::now() + cfg_.send_interval;
+    next_send = deadline_after(cfg_.send_interval);
     // Stopping: what was queued when the stop was seen is exported; spans still arriving (the application did
     // not stop producing) are counted as dropped after shutdown, so stopping never waits for producers.
     if (stopping) break;
@@ -506,7 +529,7 @@ void tracer_core::run_worker() {
 }
 
 flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = deadline_after(timeout);
   struct state {
     std::mutex m;
     std::condition_variable cv;
@@ -534,10 +557,17 @@ flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) 
   wake_.notify();
   worker_.join();
   stopped_.store(true, std::memory_order_seq_cst);
+  // Drain until every reserved position is consumed: a producer that reserved one before `stopped_` was set
+  // may still be writing its cell (a few instructions); producers that reserve later see `stopped_` and drain
+  // for themselves.
   span_record* left;
-  while (queue_.try_pop(left)) {
-    counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
-    recycle(left);
+  while (queue_.dequeue_position() < queue_.enqueue_position()) {
+    if (queue_.try_pop(left)) {
+      counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
+      recycle(left);
+    } else {
+      std::this_thread::yield();
+    }
   }
   const beeline::stats after = snapshot();
   return {flushed.complete, after.exported - before.exported, after.dropped() - before.dropped()};

@@ -50,6 +50,13 @@ std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
 
 namespace {
 
+// Bytes the arena may still take: the configured bound, and never past 32-bit offsets.
+std::size_t arena_room(const span_record& r, const field_limits& limits) {
+  const std::size_t cap =
+      std::min<std::size_t>(limits.max_span_bytes, std::numeric_limits<std::uint32_t>::max());
+  return r.arena.size() >= cap ? 0 : cap - r.arena.size();
+}
+
 // Appends to the arena; the arena keeps its capacity across reuse, so this allocates only while warming up.
 std::uint32_t append(inline_vector<char, 384>& arena, std::string_view s) {
   const auto off = static_cast<std::uint32_t>(arena.size());
@@ -73,7 +80,7 @@ void store_value(span_record& r, stored_field& f, field_value v, const field_lim
       f.num.d = v.as_double();
       break;
     case value_kind::json:
-      if (v.as_string().size() > limits.max_value_bytes) {
+      if (v.as_string().size() > std::min(limits.max_value_bytes, arena_room(r, limits))) {
         // Cutting JSON text would make it invalid: drop the value instead.
         counters.truncated_values->fetch_add(1, std::memory_order_relaxed);
         f.kind = value_kind::null;
@@ -82,8 +89,11 @@ void store_value(span_record& r, stored_field& f, field_value v, const field_lim
       [[fallthrough]];
     case value_kind::string: {
       std::string_view s = v.as_string();
-      if (s.size() > limits.max_value_bytes) {
-        s = truncate_utf8(s, limits.max_value_bytes);
+      // Replaced values stay in the arena, so the arena as a whole is bounded too.
+      const std::size_t room = arena_room(r, limits);
+      const std::size_t max = std::min(limits.max_value_bytes, room);
+      if (s.size() > max) {
+        s = truncate_utf8(s, max);
         counters.truncated_values->fetch_add(1, std::memory_order_relaxed);
       }
       f.str_off = append(r.arena, s);
@@ -104,7 +114,7 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
       if (replace) store_value(r, r.fields[static_cast<std::size_t>(at)], v, limits, counters);
       return;
     }
-    if (r.fields.size() >= limits.max_fields) {
+    if (r.fields.size() >= limits.max_fields || key.size() > arena_room(r, limits)) {
       counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
       return;
     }

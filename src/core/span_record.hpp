@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,7 +50,8 @@ struct stored_field {
 struct trace_fields_node {
   field_list fields;
   const trace_fields_node* prev = nullptr;
-  std::size_t retained = 0;  // entries held by this version and every older one (bounded per trace)
+  std::size_t retained = 0;        // entries held by this version and every older one (bounded per trace)
+  std::size_t retained_bytes = 0;  // their key and text bytes (bounded per trace)
 };
 
 /// Shared by every span of one trace in this process.
@@ -125,6 +127,7 @@ struct span_record {
 struct field_limits {
   std::size_t max_fields;
   std::size_t max_value_bytes;
+  std::size_t max_span_bytes = SIZE_MAX;  // the record's whole text arena (below 4 GiB: offsets are 32-bit)
 };
 struct field_counters {
   std::atomic<std::uint64_t>* truncated_values;

@@ -119,3 +119,39 @@ TEST_CASE("limits: a trace's field updates are bounded; past the bound updates a
   REQUIRE(logged.size() == 1);  // logged once, not once per refused update
   CHECK(logged[0].find("add_trace_context") != std::string::npos);
 }
+
+TEST_CASE("limits: overwriting one field over and over stays within max_span_bytes, counted") {
+  beeline::config cfg;
+  cfg.max_span_bytes = 256 * 1024;
+  memory_tracer t(cfg);
+  const std::string chunk(60 * 1024, 'p');
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    for (int i = 0; i < 1000; ++i)
+      root.add_field("progress", chunk);  // 60 MB if nothing were bounded
+    root.add_field("last", "kept?");
+  }
+  const auto evs = t.events();
+  CHECK(evs[0].line().size() < 300 * 1024);
+  CHECK(t.tracer.stats().truncated_values > 0);
+}
+
+TEST_CASE("limits: trace-level values are cut like span values and a trace's updates are bounded in bytes") {
+  beeline::config cfg;
+  cfg.max_value_bytes = 1024;
+  cfg.max_span_bytes = 64 * 1024;  // a trace keeps at most 4 x this over all versions of its fields
+  std::vector<std::string> logged;
+  cfg.logger = [&](beeline::log_level, std::string_view m) { logged.emplace_back(m); };
+  memory_tracer t(cfg);
+  const std::string blob(60 * 1024, 'b');
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    for (int i = 0; i < 3000; ++i)
+      beeline::add_trace_context({{"blob", blob}, {"i", i}});
+  }
+  const auto evs = t.events();
+  CHECK(evs[0].str("app.blob").size() == 1024);
+  CHECK(std::stoi(evs[0].raw("app.i")) < 3000);  // later updates were refused...
+  CHECK(t.tracer.stats().dropped_fields > 0);    // ...and counted
+  CHECK(logged.size() == 1);
+}

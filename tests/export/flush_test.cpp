@@ -163,3 +163,11 @@ TEST_CASE("shutdown: spans finished afterwards are counted as dropped, and a spa
   survivor.finish();
   CHECK(sink->lines().empty());
 }
+
+TEST_CASE("flush: a timeout of duration::max() means no deadline, not an overflow") {
+  memory_tracer t;
+  { beeline::span root = t.tracer.start_trace("r"); }
+  const auto r = t.tracer.flush_sync(std::chrono::steady_clock::duration::max());
+  CHECK(r.complete);
+  CHECK(r.exported == 1);
+}

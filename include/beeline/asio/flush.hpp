@@ -72,7 +72,7 @@ void start_flush(tracer* t, std::chrono::steady_clock::time_point deadline, Hand
 template <class Token = asio::use_awaitable_t<>>
 auto flush(tracer& t, std::chrono::steady_clock::duration timeout = std::chrono::seconds(5),
            Token&& token = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = detail::deadline_after(timeout);
   return asio::async_initiate<Token, void(flush_result)>(
       [tp = &t, deadline](auto handler) { detail::start_flush(tp, deadline, std::move(handler)); }, token);
 }
@@ -80,7 +80,7 @@ auto flush(tracer& t, std::chrono::steady_clock::duration timeout = std::chrono:
 /// `flush` on the global tracer (completes at once when not initialized).
 template <class Token = asio::use_awaitable_t<>>
 auto flush(std::chrono::steady_clock::duration timeout = std::chrono::seconds(5), Token&& token = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = detail::deadline_after(timeout);
   return asio::async_initiate<Token, void(flush_result)>(
       [deadline](auto handler) {
         std::shared_ptr<tracer> t = detail::global_tracer_ref();
@@ -94,7 +94,9 @@ auto flush(std::chrono::steady_clock::duration timeout = std::chrono::seconds(5)
 /// with the deadline it lacks).
 template <class Token = asio::use_awaitable_t<>>
 auto wait_for_flush(std::chrono::steady_clock::time_point deadline, Token&& token = {}) {
-  return flush(deadline - std::chrono::steady_clock::now(), std::forward<Token>(token));
+  const auto now = std::chrono::steady_clock::now();
+  return flush(deadline <= now ? std::chrono::steady_clock::duration::zero() : deadline - now,
+               std::forward<Token>(token));
 }
 
 }  // namespace beeline
