@@ -15,6 +15,16 @@
 namespace beeline {
 namespace detail {
 
+// Names a new record, gives it its fields and makes it the innermost open span of `s`: the last steps of both
+// start_trace and start_span.
+span open_span(tracer_core& core, span_record* rec, slot& s, std::string_view name, fields f) noexcept {
+  core.set(*rec, "name", name);
+  for (const field& fl : f)
+    core.set(*rec, fl.key, fl.value);
+  push_span(s, rec);
+  return span_access::make(rec);
+}
+
 // Implemented here rather than in tracer.cpp: it is where the slot (context layer) meets the core.
 span start_trace_on(tracer_core& core, std::string_view name, fields f, const trace_context* upstream) {
   trace_state* trace = core.new_trace(upstream);
@@ -22,11 +32,7 @@ span start_trace_on(tracer_core& core, std::string_view name, fields f, const tr
   span_record* rec = core.new_record(trace, 0, true);
   core.release_trace(trace);  // the record holds its own reference now
   if (!rec) return {};
-  core.set(*rec, "name", name);
-  for (const field& fl : f)
-    core.set(*rec, fl.key, fl.value);
-  push_span(current_slot(), rec);
-  return span_access::make(rec);
+  return open_span(core, rec, current_slot(), name, f);
 }
 
 }  // namespace detail
@@ -146,11 +152,7 @@ span start_span(std::string_view name, fields f) {
   detail::tracer_core& core = *trace->core;
   detail::span_record* rec = core.new_record(trace, parent_id, false);
   if (!rec) return {};
-  core.set(*rec, "name", name);
-  for (const field& fl : f)
-    core.set(*rec, fl.key, fl.value);
-  detail::push_span(s, rec);
-  return detail::span_access::make(rec);
+  return detail::open_span(core, rec, s, name, f);
 }
 
 void finish_span(span& s) noexcept {

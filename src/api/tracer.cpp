@@ -186,10 +186,6 @@ void tracer_core::set(span_record& rec, std::string_view key, field_value v) noe
   set_field(rec, key, v, limits_, field_counters_);
 }
 
-void tracer_core::set_if_absent(span_record& rec, std::string_view key, field_value v) noexcept {
-  set_field_if_absent(rec, key, v, limits_, field_counters_);
-}
-
 void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_view prefix) {
   if (f.size() == 0) return;
   // Old versions live until the trace ends (spans may be reading them); these bound what one trace can hold.
@@ -339,6 +335,21 @@ void tracer_core::finalize(span_record& rec) {
   }
 }
 
+template <class F>
+bool tracer_core::call_hook(std::string_view which, F&& call) noexcept {
+  // A user hook that throws costs its event, counted and logged, never the worker.
+  try {
+    call();
+    return true;
+  } catch (const std::exception& e) {
+    log(log_level::error, fmt::format("{} hook threw: {}", which, e.what()));
+  } catch (...) {
+    log(log_level::error, fmt::format("{} hook threw", which));
+  }
+  counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
 void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& events) {
   events.clear();
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -349,17 +360,7 @@ void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& 
     event ev(rec);
     if (cfg_.sampler) {
       sampler_decision d;
-      try {
-        d = cfg_.sampler(ev);
-      } catch (const std::exception& e) {
-        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::error, fmt::format("sampler hook threw: {}", e.what()));
-        continue;
-      } catch (...) {
-        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::error, "sampler hook threw");
-        continue;
-      }
+      if (!call_hook("sampler", [&] { d = cfg_.sampler(ev); })) continue;
       if (!d.keep) {
         counters_.dropped_sampler.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -367,17 +368,7 @@ void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& 
       rec->sample_rate = std::max<std::uint32_t>(d.sample_rate, 1);
     }
     if (cfg_.presend) {
-      try {
-        cfg_.presend(ev);
-      } catch (const std::exception& e) {
-        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::error, fmt::format("presend hook threw: {}", e.what()));
-        continue;
-      } catch (...) {
-        counters_.dropped_hook_error.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::error, "presend hook threw");
-        continue;
-      }
+      if (!call_hook("presend", [&] { cfg_.presend(ev); })) continue;
       if (ev.dropped()) {
         counters_.dropped_presend.fetch_add(1, std::memory_order_relaxed);
         continue;

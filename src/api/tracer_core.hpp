@@ -63,7 +63,6 @@ class tracer_core {
   void finish(span_record* rec) noexcept;
   /// Adds or replaces a field with this tracer's limits.
   void set(span_record& rec, std::string_view key, field_value v) noexcept;
-  void set_if_absent(span_record& rec, std::string_view key, field_value v) noexcept;
   bool remove(span_record& rec, std::string_view key) noexcept { return remove_field(rec, key, limits_); }
   /// The index of a field, looked up as `set` stored its key; -1 if absent.
   std::ptrdiff_t find(const span_record& rec, std::string_view key) const noexcept {
@@ -107,6 +106,9 @@ class tracer_core {
   void complete_waiters(bool final);
   std::chrono::steady_clock::time_point earliest_waiter_deadline();
   void process(std::vector<span_record*>& batch, std::vector<event>& events);
+  /// Runs a user hook; false (counted, logged) if it threw.
+  template <class F>
+  bool call_hook(std::string_view which, F&& call) noexcept;
   void finalize(span_record& rec);
   void recycle(span_record* rec) noexcept;
   void recycle_chain(std::vector<span_record*>& recs) noexcept;
