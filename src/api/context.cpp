@@ -140,14 +140,14 @@ slot* slot_handle::raw() const noexcept {
 void slot_handle::add_owner(std::uint64_t word) noexcept {
   slot_handle h;
   h.word_ = word & ~owning_bit;
-  h.raw()->owners.fetch_add(1, std::memory_order_relaxed);
+  if (slot* s = h.raw()) s->owners.fetch_add(1, std::memory_order_relaxed);
 }
 
 void slot_handle::release_owner(std::uint64_t word) noexcept {
   slot_handle h;
   h.word_ = word & ~owning_bit;
   slot* s = h.raw();
-  if (s->owners.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (!s || s->owners.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // New handlers now see a different generation and stay out; the slot is recycled once no handler is in it.
   s->generation.store((s->generation.load(std::memory_order_relaxed) + 1) & 0x7fffffffu,
                       std::memory_order_release);
