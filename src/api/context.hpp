@@ -27,4 +27,7 @@ trace_state* current_trace(slot& s) noexcept;
 /// Makes `rec` the innermost open span of `s`.
 void push_span(slot& s, span_record* rec) noexcept;
 
+/// Task slots allocated so far, in use or free (for tests: a leak shows as growth).
+std::size_t slot_pool_capacity() noexcept;
+
 }  // namespace beeline::detail

@@ -1,9 +1,12 @@
 // The current span is per thread (per task): traces on different threads never see each other.
+#include "api/context.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
+#include <vector>
 
 using beeline::test::memory_tracer;
 
@@ -98,4 +101,46 @@ TEST_CASE("context: add_context in a bound function with no span of its own is c
   const auto evs = t.events();
   CHECK_FALSE(evs.at(0).has("x"));
   CHECK(t.tracer.stats().context_outside_span == 1);
+}
+
+TEST_CASE("context: a slot whose last owner leaves while another thread runs a handler in it is recycled",
+          "[concurrency]") {
+  using beeline::detail::claim_guard;
+  using beeline::detail::slot_handle;
+  // Each round, one thread runs a "handler" in a task's slot while the other drops the task's last owner. In
+  // even rounds the handler is still inside when the owner leaves (so leaving the handler must recycle); in
+  // odd rounds the two race freely. Exactly one side must recycle each time: a lost recycle leaks a slot per
+  // round and grows the pool by thousands.
+  constexpr int rounds = 20000;
+  const std::size_t before = beeline::detail::slot_pool_capacity();
+  std::atomic<int> published{-1};
+  std::atomic<int> entered{-1};
+  std::atomic<int> released{-1};
+  std::vector<slot_handle> handles(rounds);
+  std::thread runner([&] {
+    for (int i = 0; i < rounds; ++i) {
+      while (published.load(std::memory_order_acquire) < i) {
+      }
+      const slot_handle borrowed = handles[static_cast<std::size_t>(i)].borrow();
+      if (i % 2 == 0) {
+        claim_guard guard(borrowed);
+        entered.store(i, std::memory_order_release);
+        while (released.load(std::memory_order_acquire) < i) {
+        }
+      } else {
+        entered.store(i, std::memory_order_release);
+        claim_guard guard(borrowed);
+      }
+    }
+  });
+  for (int i = 0; i < rounds; ++i) {
+    handles[static_cast<std::size_t>(i)] = slot_handle::make_owning({});
+    published.store(i, std::memory_order_release);
+    while (entered.load(std::memory_order_acquire) < i) {
+    }
+    handles[static_cast<std::size_t>(i)] = slot_handle();  // the last owner leaves
+    released.store(i, std::memory_order_release);
+  }
+  runner.join();
+  CHECK(beeline::detail::slot_pool_capacity() - before <= 256);
 }
