@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <charconv>
 #include <cmath>
 #include <ctime>
 
@@ -99,18 +100,103 @@ void append_json_double(std::string& out, double d) {
     out.append("null");
     return;
   }
-  fmt::format_to(std::back_inserter(out), "{}", d);
+  if (d == 0) {  // both zeros: JavaScript prints -0 as 0
+    out.push_back('0');
+    return;
+  }
+  // ECMAScript's Number::toString, as JSON.stringify writes numbers: the shortest digits that read back
+  // exactly (d1..dk, value 0.d1..dk x 10^n), then plain notation for 1e-7 < |d| < 1e21, exponent otherwise.
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  const std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));  // [-]d[.ddd]e[+-]xx
+  std::size_t pos = 0;
+  if (sci[0] == '-') {
+    out.push_back('-');
+    pos = 1;
+  }
+  const std::size_t e = sci.find('e');
+  char digits[24];
+  std::size_t k = 0;
+  for (std::size_t i = pos; i < e; ++i)
+    if (sci[i] != '.') digits[k++] = sci[i];
+  int exp10 = 0;
+  std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exp10);
+  const int n = exp10 + 1;
+  const int kk = static_cast<int>(k);
+  if (kk <= n && n <= 21) {
+    out.append(digits, k);
+    out.append(static_cast<std::size_t>(n - kk), '0');
+  } else if (0 < n && n <= 21) {
+    out.append(digits, static_cast<std::size_t>(n));
+    out.push_back('.');
+    out.append(digits + n, static_cast<std::size_t>(kk - n));
+  } else if (-6 < n && n <= 0) {
+    out.append("0.");
+    out.append(static_cast<std::size_t>(-n), '0');
+    out.append(digits, k);
+  } else {
+    out.push_back(digits[0]);
+    if (k > 1) {
+      out.push_back('.');
+      out.append(digits + 1, k - 1);
+    }
+    out.push_back('e');
+    out.push_back(n - 1 < 0 ? '-' : '+');
+    fmt::format_to(std::back_inserter(out), "{}", n - 1 < 0 ? 1 - n : n - 1);
+  }
 }
 
 void append_json_int(std::string& out, std::int64_t i) {
   fmt::format_to(std::back_inserter(out), "{}", i);
 }
 
+std::string widen_big_integers(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < text.size()) {
+        out.push_back(text[i + 1]);
+        i += 2;
+        continue;
+      }
+      in_string = c != '"';
+      ++i;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    if ((c >= '0' && c <= '9') || c == '-') {
+      std::size_t j = i + 1;
+      while (j < text.size() && text[j] >= '0' && text[j] <= '9')
+        ++j;
+      out.append(text, i, j - i);
+      const bool fraction_or_exponent =
+          j < text.size() && (text[j] == '.' || text[j] == 'e' || text[j] == 'E');
+      if (!fraction_or_exponent && j - i > 18) out.append(".0");
+      i = j;
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+  }
+  return out;
+}
+
 bool is_valid_json(std::string_view text) {
   thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(text);
   simdjson::dom::element root;
-  return parser.parse(padded).get(root) == simdjson::SUCCESS;
+  auto err = parser.parse(simdjson::padded_string(text)).get(root);
+  if (err == simdjson::NUMBER_ERROR)
+    err = parser.parse(simdjson::padded_string(widen_big_integers(text))).get(root);
+  return err == simdjson::SUCCESS;
 }
 
 void append_rfc3339_utc(std::string& out, std::int64_t unix_ns) {

@@ -10,9 +10,14 @@ namespace beeline::detail {
 
 /// Appends `s` as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD; returns false if there were any.
 bool append_json_string(std::string& out, std::string_view s);
-/// Appends a number in the shortest form that reads back exactly; NaN and infinities become null.
+/// Appends a number as JavaScript's JSON.stringify does (the shortest form that reads back exactly, plain
+/// notation from 1e-7 to 1e21, `1e+21` style beyond); NaN and infinities become null.
 void append_json_double(std::string& out, double d);
 void append_json_int(std::string& out, std::int64_t i);
+/// `text` with ".0" after every integer literal of more than 18 digits. simdjson refuses integers beyond 64
+/// bits, which JSON allows and JSON.stringify writes (1e20 is `100000000000000000000`); widened, they read as
+/// the doubles JavaScript would read. Only for text simdjson rejected with NUMBER_ERROR (3.0 reports big integers so).
+std::string widen_big_integers(std::string_view text);
 /// Whether `text` is one complete, valid JSON value.
 bool is_valid_json(std::string_view text);
 /// Appends an RFC 3339 UTC timestamp with nanoseconds: 2026-11-26T04:26:14.123456789Z.

@@ -269,17 +269,39 @@ TEST_CASE("json: doubles use the shortest form that reads back exactly", "[json]
     INFO(d << " -> " << s);
     CHECK(is_valid_json(s));
     CHECK(std::strtod(s.c_str(), nullptr) == d);
-    CHECK(std::signbit(std::strtod(s.c_str(), nullptr)) == std::signbit(d));
     // Shortest: no representation with fewer significant digits reads back as the same double.
-    int digits = 0;
+    std::string mantissa;
     for (char c : s.substr(0, s.find_first_of("eE")))
-      if (c >= '0' && c <= '9') ++digits;
+      if (c >= '0' && c <= '9') mantissa.push_back(c);
+    mantissa.erase(0, mantissa.find_first_not_of('0'));
+    mantissa.erase(mantissa.find_last_not_of('0') + 1);
+    const int digits = static_cast<int>(mantissa.size());
     if (d != 0 && digits > 1) {
       char shorter[64];
       std::snprintf(shorter, sizeof shorter, "%.*g", digits - 1, d);
       CHECK(std::strtod(shorter, nullptr) != d);
     }
   }
+}
+
+TEST_CASE("json: doubles are written as JavaScript's JSON.stringify writes them", "[json]") {
+  // ECMAScript Number::toString: plain notation for 1e-7 <= |d| < 1e21, exponent form with a sign beyond.
+  CHECK(dbl(1.0) == "1");
+  CHECK(dbl(-0.0) == "0");
+  CHECK(dbl(100.0) == "100");
+  CHECK(dbl(1e20) == "100000000000000000000");
+  CHECK(dbl(1e21) == "1e+21");
+  CHECK(dbl(1.5e21) == "1.5e+21");
+  CHECK(dbl(123456789012345680000.0) == "123456789012345680000");
+  CHECK(dbl(18446744073709551615.0) == "18446744073709552000");
+  CHECK(dbl(0.000001) == "0.000001");
+  CHECK(dbl(1e-7) == "1e-7");
+  CHECK(dbl(1.25e-7) == "1.25e-7");
+  CHECK(dbl(0.00000123) == "0.00000123");
+  CHECK(dbl(-1e-7) == "-1e-7");
+  CHECK(dbl(5e-324) == "5e-324");
+  CHECK(dbl(std::numeric_limits<double>::max()) == "1.7976931348623157e+308");
+  CHECK(dbl(6.02214076e23) == "6.02214076e+23");
 }
 
 TEST_CASE("json: random doubles round-trip exactly and are valid JSON", "[json]") {

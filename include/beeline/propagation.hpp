@@ -1,0 +1,243 @@
+// Trace propagation: reading and writing the headers that carry a trace from one service to the next.
+//
+// Every codec is a pure function over bytes: `unmarshal(header value) -> optional<trace_context>` and
+// `marshal(trace_context) -> optional<header value>`. Valid input gives exactly the bytes the Node
+// Beeline 4.x (and, for `w3c` and `xray`, OpenTelemetry JS's propagators) give; input those get wrong is
+// handled correctly instead (the README lists each difference). Bad input of any kind (oversized, malformed,
+// invalid encoding, invalid JSON, bad ids, control characters) gives `nullopt` and one count in
+// `rejections()`, never a throw.
+//
+// Hooks choose formats per service, as the Beeline's `httpTraceParserHook` / `httpTracePropagationHook` do:
+// a parser hook reads a request's headers (any container, through `header_view`), a propagation hook makes
+// the headers of an outgoing request. Ready-made hooks exist per format.
+#pragma once
+
+#include <beeline/trace_context.hpp>
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace beeline {
+
+namespace propagation {
+
+/// Header values longer than this are rejected (`reject_reason::oversized`) before any parsing.
+inline constexpr std::size_t max_header_bytes = 8192;
+/// Ids longer than this (after decoding) are rejected (`reject_reason::invalid_id`).
+inline constexpr std::size_t max_id_bytes = 256;
+
+/// The codecs, for counters.
+enum class format : std::uint8_t { honeycomb, w3c, aws, xray, highlight };
+inline constexpr std::size_t format_count = 5;
+
+/// Why a header value was rejected.
+enum class reject_reason : std::uint8_t {
+  oversized,            ///< longer than `max_header_bytes`
+  malformed,            ///< does not have the format's structure (missing parts, bad separators, bad flags)
+  unsupported_version,  ///< a version this codec does not read
+  invalid_id,           ///< a trace or span id missing, empty, all zero, of the wrong form or too long
+  invalid_encoding,     ///< bad base64, bad percent-encoding, invalid UTF-8, control characters
+  invalid_json,         ///< the Honeycomb context is not valid JSON
+};
+inline constexpr std::size_t reject_reason_count = 6;
+
+/// Process-wide counts of rejected header values, per format and reason. Also counted, though the header is
+/// still accepted: an invalid W3C `tracestate` dropped (`w3c`, `malformed`), a Honeycomb context that is
+/// valid JSON but not an object, whose fields are dropped (`honeycomb`, `invalid_json`).
+struct rejection_counts {
+  std::array<std::array<std::uint64_t, reject_reason_count>, format_count> counts{};
+  std::uint64_t of(format f, reject_reason r) const noexcept {
+    return counts[static_cast<std::size_t>(f)][static_cast<std::size_t>(r)];
+  }
+  std::uint64_t of(format f) const noexcept;
+  std::uint64_t total() const noexcept;
+};
+rejection_counts rejections() noexcept;
+
+/// Read access to a request's headers, whatever holds them: a Beast `http::fields` or message, a map or
+/// multimap, a vector of pairs. Names compare ASCII case-insensitively. Holds a reference: keep the container
+/// alive while the view is used.
+class header_view {
+ public:
+  template <class Headers>
+  requires(!std::same_as<std::remove_cvref_t<Headers>, header_view>) header_view(const Headers& h)
+  noexcept : obj_(&h), visit_(&visit_container<Headers>) {}
+
+  /// The first value of the header `name`, or nullopt.
+  std::optional<std::string_view> get(std::string_view name) const;
+  /// Calls `fn(value)` for each header named `name`, in order, until it returns false.
+  void for_each(std::string_view name, const std::function<bool(std::string_view)>& fn) const;
+
+ private:
+  using callback = bool (*)(void* state, std::string_view name, std::string_view value);
+  using visitor = void (*)(const void* obj, void* state, callback cb);
+
+  template <class Headers>
+  static void visit_container(const void* obj, void* state, callback cb) {
+    const auto& h = *static_cast<const Headers*>(obj);
+    if constexpr (requires { h.base(); }) {  // a Beast message: its header's fields
+      visit_container<std::remove_cvref_t<decltype(h.base())>>(&h.base(), state, cb);
+    } else {
+      for (const auto& entry : h) {
+        bool more;
+        if constexpr (requires {
+                        entry.name_string();
+                        entry.value();
+                      })  // Beast fields
+          more = cb(state, std::string_view(entry.name_string().data(), entry.name_string().size()),
+                    std::string_view(entry.value().data(), entry.value().size()));
+        else
+          more = cb(state, std::string_view(entry.first), std::string_view(entry.second));
+        if (!more) return;
+      }
+    }
+  }
+
+  const void* obj_;
+  visitor visit_;
+};
+
+/// Outgoing headers: (name, value) pairs.
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// Reads an incoming request's trace context; nullopt starts a new trace. Exceptions are caught (the request
+/// then starts a new trace) and logged.
+using parser_hook = std::function<std::optional<trace_context>(const header_view&)>;
+/// Makes the propagation headers for an outgoing request from the current trace context.
+using propagation_hook = std::function<header_list(const trace_context&)>;
+
+/// The Node Beeline's default incoming rule: `X-Honeycomb-Trace` if present, else W3C `traceparent` (with
+/// `tracestate`). `propagate_dataset` as for `honeycomb::unmarshal`.
+std::optional<trace_context> parse_default(const header_view& headers, bool propagate_dataset);
+
+}  // namespace propagation
+
+/// Honeycomb's `X-Honeycomb-Trace` v1: `1;trace_id=…,parent_id=…[,dataset=…],context=<base64 JSON>`.
+namespace honeycomb {
+
+inline constexpr std::string_view header = "X-Honeycomb-Trace";
+
+/// The header value. The `dataset=` clause is written when `propagate_dataset` (the Beeline sets it for
+/// classic write keys only, see `is_classic_key`) and the dataset is not empty. nullopt when an id is empty,
+/// longer than `max_id_bytes`, or contains a character that would break the header (`,` `;` `=`, controls,
+/// non-ASCII).
+std::optional<std::string> marshal(const trace_context& ctx, bool propagate_dataset);
+/// Appends the header value to `out` (for callers with a reused buffer); false, and `out` unchanged, when
+/// `marshal` would give nullopt.
+bool marshal_to(std::string& out, const trace_context& ctx, bool propagate_dataset);
+
+/// Reads a header value. The context's JSON becomes `fields` (keys verbatim, nested values kept as JSON);
+/// the dataset is read only when `propagate_dataset`.
+std::optional<trace_context> unmarshal(std::string_view value, bool propagate_dataset);
+
+propagation::parser_hook parser_hook(bool propagate_dataset);
+propagation::propagation_hook propagation_hook(bool propagate_dataset);
+
+}  // namespace honeycomb
+
+/// W3C Trace Context: `traceparent` (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`) and `tracestate`.
+namespace w3c {
+
+inline constexpr std::string_view traceparent_header = "traceparent";
+inline constexpr std::string_view tracestate_header = "tracestate";
+
+/// A parsed `traceparent`, with no heap memory.
+struct traceparent {
+  std::array<char, 32> trace_id{};  ///< lowercase hex
+  std::array<char, 16> span_id{};   ///< lowercase hex
+  std::uint8_t version = 0;
+  std::uint8_t flags = 1;
+  std::string_view trace_id_hex() const noexcept { return {trace_id.data(), trace_id.size()}; }
+  std::string_view span_id_hex() const noexcept { return {span_id.data(), span_id.size()}; }
+};
+
+/// The length of a version-00 `traceparent`.
+inline constexpr std::size_t traceparent_size = 55;
+
+/// Parses a `traceparent` as OpenTelemetry JS does (one optional leading or trailing space; version `ff`,
+/// uppercase hex and all-zero ids rejected; a later version may carry more fields after a `-`).
+std::optional<traceparent> parse_traceparent(std::string_view value) noexcept;
+/// Writes a version-00 `traceparent` into `out`.
+void format_traceparent(const traceparent& tp, char (&out)[traceparent_size]) noexcept;
+
+/// Whether `value` is a valid `tracestate` (at most 32 members, keys and values as the spec's grammar, no
+/// duplicate keys).
+bool valid_tracestate(std::string_view value) noexcept;
+
+/// `traceparent` and `tracestate` to a context: ids and flags from `traceparent`; `tracestate` kept verbatim
+/// when valid (an invalid one is dropped and counted, the context is still returned).
+std::optional<trace_context> unmarshal(std::string_view traceparent, std::string_view tracestate = {});
+/// The `traceparent` value (version 00, the context's flags). nullopt unless the trace id is 32 hex digits
+/// and the parent id 16, not all zero (uppercase is written lowercase).
+std::optional<std::string> marshal(const trace_context& ctx);
+
+propagation::parser_hook parser_hook();
+/// `traceparent`, and `tracestate` when the context has one.
+propagation::propagation_hook propagation_hook();
+
+}  // namespace w3c
+
+/// AWS `X-Amzn-Trace-Id` as the Beeline reads and writes it: `Root=…;Parent=…` (or `Self=…`) plus custom
+/// `key=value` fields; ids are kept verbatim.
+namespace aws {
+
+inline constexpr std::string_view header = "X-Amzn-Trace-Id";
+
+/// `Root=<trace id>;Parent=<parent id>` then `;key=value` per string, number or boolean trace field (fields
+/// whose key or value would break the header, and nested values, are left out). nullopt when an id is empty
+/// or unusable.
+std::optional<std::string> marshal(const trace_context& ctx);
+/// Keys `Root`, `Parent`, `Self` (any case): trace id Root; parent Parent, else Self, else Root. Every other
+/// `key=value` becomes a string field, key as written.
+std::optional<trace_context> unmarshal(std::string_view value);
+
+propagation::parser_hook parser_hook();
+propagation::propagation_hook propagation_hook();
+
+}  // namespace aws
+
+/// AWS X-Ray's `X-Amzn-Trace-Id` as OpenTelemetry JS's AWS X-Ray propagator reads and writes it:
+/// `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>`, mapped to and from W3C-style ids.
+namespace xray {
+
+inline constexpr std::string_view header = "X-Amzn-Trace-Id";
+
+/// nullopt unless the trace id is 32 hex digits and the parent id 16, not all zero.
+std::optional<std::string> marshal(const trace_context& ctx);
+/// The trace id becomes the 32 hex digits of Root; `Sampled=1` sets flag bit 0.
+std::optional<trace_context> unmarshal(std::string_view value);
+
+propagation::parser_hook parser_hook();
+propagation::propagation_hook propagation_hook();
+
+}  // namespace xray
+
+/// Highlight's `x-highlight-request: <secure session id>/<request id>`.
+namespace highlight {
+
+inline constexpr std::string_view header = "x-highlight-request";
+
+struct request_ids {
+  std::string secure_session_id;
+  std::string request_id;
+  friend bool operator==(const request_ids&, const request_ids&) = default;
+};
+
+/// nullopt unless both parts are non-empty, at most `max_id_bytes`, printable ASCII and without `/`.
+std::optional<std::string> marshal(const request_ids& ids);
+/// `<session>/<request>`; nullopt for anything else (no `/`, an empty part, more than one `/`, controls).
+std::optional<request_ids> unmarshal(std::string_view value);
+/// The ids from a request's headers, or nullopt.
+std::optional<request_ids> from_headers(const propagation::header_view& headers);
+
+}  // namespace highlight
+
+}  // namespace beeline

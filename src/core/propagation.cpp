@@ -1,0 +1,972 @@
+// The propagation codecs. Every function takes arbitrary bytes and answers with a value or nullopt plus a
+// counted reason; nothing here throws on bad input (only std::bad_alloc can escape, from the result strings).
+#include <beeline/propagation.hpp>
+
+#include "core/json.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <limits>
+
+namespace beeline {
+namespace {
+
+char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+// JavaScript's String.prototype.trim over the ASCII whitespace it removes (header values are ASCII).
+bool is_js_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && is_js_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_js_space(s.back()))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool is_hex_lower(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool is_hex_any(char c) noexcept {
+  return is_hex_lower(c) || (c >= 'A' && c <= 'F');
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool all_zero(std::string_view s) noexcept {
+  return s.find_first_not_of('0') == std::string_view::npos;
+}
+
+// An id as the Beeline formats carry them verbatim: 1..max_id_bytes visible ASCII characters, none of which
+// would end a clause of the header it travels in.
+bool usable_id(std::string_view id, std::string_view forbidden) noexcept {
+  if (id.empty() || id.size() > propagation::max_id_bytes) return false;
+  for (char c : id)
+    if (c <= ' ' || c >= 0x7f || forbidden.find(c) != std::string_view::npos) return false;
+  return true;
+}
+
+}  // namespace
+
+namespace propagation {
+namespace {
+
+std::array<std::array<std::atomic<std::uint64_t>, reject_reason_count>, format_count> counters;
+
+std::nullopt_t reject(format f, reject_reason r) noexcept {
+  counters[static_cast<std::size_t>(f)][static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::uint64_t rejection_counts::of(format f) const noexcept {
+  std::uint64_t n = 0;
+  for (std::uint64_t c : counts[static_cast<std::size_t>(f)])
+    n += c;
+  return n;
+}
+
+std::uint64_t rejection_counts::total() const noexcept {
+  std::uint64_t n = 0;
+  for (std::size_t f = 0; f < format_count; ++f)
+    n += of(static_cast<format>(f));
+  return n;
+}
+
+rejection_counts rejections() noexcept {
+  rejection_counts out;
+  for (std::size_t f = 0; f < format_count; ++f)
+    for (std::size_t r = 0; r < reject_reason_count; ++r)
+      out.counts[f][r] = counters[f][r].load(std::memory_order_relaxed);
+  return out;
+}
+
+std::optional<std::string_view> header_view::get(std::string_view name) const {
+  struct state {
+    std::string_view name;
+    std::optional<std::string_view> found;
+  } st{name, std::nullopt};
+  visit_(obj_, &st, [](void* p, std::string_view n, std::string_view v) {
+    auto* s = static_cast<state*>(p);
+    if (!iequals(n, s->name)) return true;
+    s->found = v;
+    return false;
+  });
+  return st.found;
+}
+
+void header_view::for_each(std::string_view name, const std::function<bool(std::string_view)>& fn) const {
+  struct state {
+    std::string_view name;
+    const std::function<bool(std::string_view)>* fn;
+  } st{name, &fn};
+  visit_(obj_, &st, [](void* p, std::string_view n, std::string_view v) {
+    auto* s = static_cast<state*>(p);
+    return iequals(n, s->name) ? (*s->fn)(v) : true;
+  });
+}
+
+}  // namespace propagation
+
+using propagation::format;
+using propagation::max_header_bytes;
+using propagation::max_id_bytes;
+using propagation::reject;
+using propagation::reject_reason;
+
+namespace {
+
+// ---- base64 (RFC 4648): written with padding; read in the standard or URL-safe alphabet, padding optional
+// ----
+
+constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void append_base64(std::string& out, std::string_view in) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(in[i]); };
+  std::size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const std::uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    const char quad[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63], b64_alphabet[(v >> 6) & 63],
+                          b64_alphabet[v & 63]};
+    out.append(quad, 4);
+  }
+  if (const std::size_t rest = in.size() - i; rest) {
+    const std::uint32_t v = (byte(i) << 16) | (rest == 2 ? byte(i + 1) << 8 : 0);
+    const char quad[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
+                          rest == 2 ? b64_alphabet[(v >> 6) & 63] : '=', '='};
+    out.append(quad, 4);
+  }
+}
+
+int base64_value(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+// False for a character outside both alphabets, padding anywhere but the end, or a length no encoder makes.
+bool decode_base64(std::string_view in, std::string& out) {
+  while (!in.empty() && in.back() == '=' && in.size() % 4 != 1)
+    in.remove_suffix(1);
+  if (in.size() % 4 == 1) return false;
+  out.clear();
+  out.reserve(in.size() / 4 * 3 + 2);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const int v = base64_value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+// ---- percent-encoding, as JavaScript's encodeURIComponent / decodeURIComponent ----
+
+bool uri_unreserved(unsigned char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == '!' || c == '~' || c == '*' || c == '\'' || c == '(' || c == ')';
+}
+
+void append_uri_component(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (uri_unreserved(c)) {
+      out.push_back(ch);
+    } else {
+      const char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+      out.append(esc, 3);
+    }
+  }
+}
+
+// The length of the valid UTF-8 sequence at s[i] (1 for ASCII), or 0.
+std::size_t utf8_length_at(std::string_view s, std::size_t i) noexcept {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  const std::size_t left = s.size() - i;
+  const auto cont = [&](std::size_t k) { return (b(k) & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return left >= 2 && cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 3 || !cont(i + 1) || !cont(i + 2)) return 0;
+    if ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) >= 0xA0)) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+bool valid_utf8(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_length_at(s, i);
+    if (!n) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool has_control(std::string_view s) noexcept {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+// False for a `%` not followed by two hex digits, or a result that is not UTF-8 (decodeURIComponent throws).
+bool decode_uri_component(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (in.size() - i < 3) return false;
+    const int hi = hex_value(in[i + 1]);
+    const int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return valid_utf8(out);
+}
+
+// ---- the Honeycomb context: trace fields as one JSON object ----
+
+void append_field_json(std::string& out, field_value v) {
+  switch (v.kind()) {
+    case value_kind::null:
+      out.append("null");
+      break;
+    case value_kind::boolean:
+      out.append(v.as_bool() ? "true" : "false");
+      break;
+    case value_kind::integer:
+      detail::append_json_int(out, v.as_int());
+      break;
+    case value_kind::floating:
+      detail::append_json_double(out, v.as_double());
+      break;
+    case value_kind::string:
+      detail::append_json_string(out, v.as_string());
+      break;
+    case value_kind::json: {
+      // Written compact, as JSON.stringify writes a parsed value; text that is not JSON goes as null.
+      const std::string_view text = v.as_string();
+      std::string min(text.size(), '\0');
+      std::size_t len = 0;
+      if (!text.empty() && simdjson::minify(text.data(), text.size(), min.data(), len) == simdjson::SUCCESS &&
+          detail::is_valid_json(std::string_view(min.data(), len)))
+        out.append(min.data(), len);
+      else
+        out.append("null");
+      break;
+    }
+  }
+}
+
+void append_context_json(std::string& out, const field_list& fields) {
+  out.push_back('{');
+  bool first = true;
+  for (const owned_field& f : fields) {
+    if (!first) out.push_back(',');
+    first = false;
+    detail::append_json_string(out, f.key);
+    out.push_back(':');
+    append_field_json(out, f.value.view());
+  }
+  out.push_back('}');
+}
+
+// Sets `key` to `v`: a repeated key keeps its first position and takes the last value, as JSON.parse does.
+void set_field(field_list& fields, std::string_view key, value v) {
+  for (owned_field& f : fields)
+    if (f.key == key) {
+      f.value = std::move(v);
+      return;
+    }
+  fields.push_back({std::string(key), std::move(v)});
+}
+
+enum class json_result { object, not_object, invalid };
+
+json_result parse_context_json(std::string_view text, field_list& fields) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  auto err = parser.parse(simdjson::padded_string(text)).get(root);
+  if (err == simdjson::NUMBER_ERROR)
+    err = parser.parse(simdjson::padded_string(detail::widen_big_integers(text))).get(root);
+  if (err != simdjson::SUCCESS) return json_result::invalid;
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj) != simdjson::SUCCESS) return json_result::not_object;
+  fields.reserve(obj.size());
+  for (const auto member : obj) {
+    const std::string_view key = member.key;
+    const simdjson::dom::element el = member.value;
+    switch (el.type()) {
+      case simdjson::dom::element_type::STRING:
+        set_field(fields, key, value(std::string(el.get_string().value_unsafe())));
+        break;
+      case simdjson::dom::element_type::INT64:
+        set_field(fields, key, value(el.get_int64().value_unsafe()));
+        break;
+      case simdjson::dom::element_type::UINT64:
+        set_field(fields, key, value(el.get_uint64().value_unsafe()));
+        break;
+      case simdjson::dom::element_type::DOUBLE:
+        set_field(fields, key, value(el.get_double().value_unsafe()));
+        break;
+      case simdjson::dom::element_type::BOOL:
+        set_field(fields, key, value(el.get_bool().value_unsafe()));
+        break;
+      case simdjson::dom::element_type::NULL_VALUE:
+        set_field(fields, key, value(nullptr));
+        break;
+      case simdjson::dom::element_type::ARRAY:
+      case simdjson::dom::element_type::OBJECT:
+        set_field(fields, key, value::json(simdjson::minify(el)));
+        break;
+    }
+  }
+  return json_result::object;
+}
+
+// A header value too long to look at.
+bool oversized(std::string_view value) noexcept {
+  return value.size() > max_header_bytes;
+}
+
+// Calls fn(piece) for each piece of `s` between separators.
+template <class F>
+void split(std::string_view s, char sep, F&& fn) {
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = s.find(sep, start);
+    fn(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return;
+    start = end + 1;
+  }
+}
+
+// `key=value` at the first `=`; no `=` gives the whole piece as key and an empty value.
+std::pair<std::string_view, std::string_view> key_value(std::string_view piece) noexcept {
+  const std::size_t eq = piece.find('=');
+  if (eq == std::string_view::npos) return {piece, {}};
+  return {piece.substr(0, eq), piece.substr(eq + 1)};
+}
+
+// JavaScript's String(v) for a trace field written into a header: nullopt for nested values.
+std::optional<std::string> js_string(field_value v) {
+  std::string out;
+  switch (v.kind()) {
+    case value_kind::null:
+      return "null";
+    case value_kind::boolean:
+      return v.as_bool() ? "true" : "false";
+    case value_kind::integer:
+      detail::append_json_int(out, v.as_int());
+      return out;
+    case value_kind::floating:
+      if (v.as_double() != v.as_double()) return "NaN";
+      if (v.as_double() == std::numeric_limits<double>::infinity()) return "Infinity";
+      if (v.as_double() == -std::numeric_limits<double>::infinity()) return "-Infinity";
+      detail::append_json_double(out, v.as_double());
+      return out;
+    case value_kind::string:
+      return std::string(v.as_string());
+    case value_kind::json:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ================================ Honeycomb ================================
+
+namespace honeycomb {
+
+namespace {
+constexpr std::string_view id_forbidden = ",;=";
+}
+
+bool marshal_to(std::string& out, const trace_context& ctx, bool propagate_dataset) {
+  if (!usable_id(ctx.trace_id, id_forbidden) || !usable_id(ctx.parent_id, id_forbidden)) return false;
+  out.append("1;trace_id=");
+  out.append(ctx.trace_id);
+  out.append(",parent_id=");
+  out.append(ctx.parent_id);
+  if (propagate_dataset && !ctx.dataset.empty()) {
+    out.append(",dataset=");
+    if (valid_utf8(ctx.dataset)) {
+      append_uri_component(out, ctx.dataset);
+    } else {  // as a JavaScript string would carry it: each invalid byte as U+FFFD
+      std::string plain;
+      for (std::size_t i = 0; i < ctx.dataset.size();) {
+        const std::size_t n = utf8_length_at(ctx.dataset, i);
+        if (n) {
+          plain.append(ctx.dataset, i, n);
+          i += n;
+        } else {
+          plain.append("\xEF\xBF\xBD");
+          ++i;
+        }
+      }
+      append_uri_component(out, plain);
+    }
+  }
+  out.append(",context=");
+  std::string json;
+  append_context_json(json, ctx.fields);
+  append_base64(out, json);
+  return true;
+}
+
+std::optional<std::string> marshal(const trace_context& ctx, bool propagate_dataset) {
+  std::string out;
+  if (!marshal_to(out, ctx, propagate_dataset)) return std::nullopt;
+  return out;
+}
+
+std::optional<trace_context> unmarshal(std::string_view value, bool propagate_dataset) {
+  constexpr format f = format::honeycomb;
+  if (oversized(value)) return reject(f, reject_reason::oversized);
+  const std::string_view header = trim(value);
+  const std::size_t semi = header.find(';');
+  if (header.substr(0, semi) != "1")
+    return reject(
+        f, semi == std::string_view::npos && header != "1" && header.find(',') != std::string_view::npos
+               ? reject_reason::malformed
+               : reject_reason::unsupported_version);
+  if (semi == std::string_view::npos) return reject(f, reject_reason::malformed);
+  std::string_view payload = header.substr(semi + 1);
+  payload =
+      payload.substr(0, payload.find(';'));  // anything after a second `;` is ignored, as in the Beeline
+
+  std::string_view trace_id, parent_id, dataset, context;
+  bool has_dataset = false;
+  split(payload, ',', [&](std::string_view clause) {
+    const auto [k, v] = key_value(clause);
+    if (k == "trace_id") {
+      trace_id = v;
+    } else if (k == "parent_id") {
+      parent_id = v;
+    } else if (k == "dataset") {
+      dataset = v;
+      has_dataset = true;
+    } else if (k == "context") {
+      context = v;
+    }
+  });
+  if (!usable_id(trace_id, id_forbidden) || !usable_id(parent_id, id_forbidden))
+    return reject(f, reject_reason::invalid_id);
+
+  trace_context ctx;
+  if (propagate_dataset && has_dataset) {
+    std::string decoded;
+    if (!decode_uri_component(dataset, decoded) || has_control(decoded))
+      return reject(f, reject_reason::invalid_encoding);
+    if (decoded.size() > max_id_bytes) return reject(f, reject_reason::invalid_id);
+    ctx.dataset = std::move(decoded);
+  }
+  if (!context.empty()) {
+    thread_local std::string json;
+    if (!decode_base64(context, json)) return reject(f, reject_reason::invalid_encoding);
+    switch (parse_context_json(json, ctx.fields)) {
+      case json_result::object:
+        break;
+      case json_result::not_object:  // the ids still hold: continue the trace without its fields
+        reject(f, reject_reason::invalid_json);
+        ctx.fields.clear();
+        break;
+      case json_result::invalid:
+        return reject(f, reject_reason::invalid_json);
+    }
+  }
+  ctx.trace_id = trace_id;
+  ctx.parent_id = parent_id;
+  return ctx;
+}
+
+propagation::parser_hook parser_hook(bool propagate_dataset) {
+  return [propagate_dataset](const propagation::header_view& h) -> std::optional<trace_context> {
+    const auto v = h.get(header);
+    if (!v) return std::nullopt;
+    return unmarshal(*v, propagate_dataset);
+  };
+}
+
+propagation::propagation_hook propagation_hook(bool propagate_dataset) {
+  return [propagate_dataset](const trace_context& ctx) {
+    propagation::header_list out;
+    if (auto v = marshal(ctx, propagate_dataset)) out.emplace_back(std::string(header), std::move(*v));
+    return out;
+  };
+}
+
+}  // namespace honeycomb
+
+// ================================ W3C ================================
+
+namespace w3c {
+
+std::optional<traceparent> parse_traceparent(std::string_view v) noexcept {
+  constexpr format f = format::w3c;
+  if (oversized(v)) return reject(f, reject_reason::oversized);
+  // OpenTelemetry's /^\s?(version)-(trace id)-(span id)-(flags)(-.*)?\s?$/, without a regex.
+  if (!v.empty() && is_js_space(v.front())) v.remove_prefix(1);
+  if (v.size() < traceparent_size || v[2] != '-' || v[35] != '-' || v[52] != '-')
+    return reject(f, reject_reason::malformed);
+  const auto hex_run = [&](std::size_t from, std::size_t n) {
+    for (std::size_t i = from; i < from + n; ++i)
+      if (!is_hex_lower(v[i])) return false;
+    return true;
+  };
+  if (!hex_run(0, 2) || !hex_run(53, 2)) return reject(f, reject_reason::malformed);
+  if (v.substr(0, 2) == "ff") return reject(f, reject_reason::unsupported_version);
+  if (!hex_run(3, 32) || !hex_run(36, 16) || all_zero(v.substr(3, 32)) || all_zero(v.substr(36, 16)))
+    return reject(f, reject_reason::invalid_id);
+  traceparent tp;
+  tp.version = static_cast<std::uint8_t>(hex_value(v[0]) * 16 + hex_value(v[1]));
+  tp.flags = static_cast<std::uint8_t>(hex_value(v[53]) * 16 + hex_value(v[54]));
+  std::string_view rest = v.substr(traceparent_size);
+  if (!rest.empty() && is_js_space(rest.back())) rest.remove_suffix(1);  // the trailing \s?
+  if (!rest.empty()) {
+    // Only a later version may carry more, after a `-`; `.` in the regex matches anything but line breaks.
+    if (tp.version == 0 || rest.front() != '-' || rest.find_first_of("\r\n") != std::string_view::npos)
+      return reject(f, reject_reason::malformed);
+  }
+  std::copy_n(v.data() + 3, 32, tp.trace_id.data());
+  std::copy_n(v.data() + 36, 16, tp.span_id.data());
+  return tp;
+}
+
+void format_traceparent(const traceparent& tp, char (&out)[traceparent_size]) noexcept {
+  static constexpr char hex[] = "0123456789abcdef";
+  out[0] = '0';
+  out[1] = '0';
+  out[2] = '-';
+  std::copy_n(tp.trace_id.data(), 32, out + 3);
+  out[35] = '-';
+  std::copy_n(tp.span_id.data(), 16, out + 36);
+  out[52] = '-';
+  out[53] = hex[tp.flags >> 4];
+  out[54] = hex[tp.flags & 15];
+}
+
+namespace {
+
+bool key_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' || c == '/';
+}
+
+// key = lcalpha 0*255(keychar) / (lcalpha / DIGIT) 0*240(keychar) "@" lcalpha 0*13(keychar)
+bool valid_key(std::string_view k) noexcept {
+  const std::size_t at = k.find('@');
+  const auto run_ok = [](std::string_view s) {
+    for (char c : s)
+      if (!key_char(c)) return false;
+    return true;
+  };
+  if (at == std::string_view::npos)
+    return !k.empty() && k.size() <= 256 && k[0] >= 'a' && k[0] <= 'z' && run_ok(k.substr(1));
+  const std::string_view tenant = k.substr(0, at);
+  const std::string_view system = k.substr(at + 1);
+  return !tenant.empty() && tenant.size() <= 241 &&
+         ((tenant[0] >= 'a' && tenant[0] <= 'z') || (tenant[0] >= '0' && tenant[0] <= '9')) &&
+         run_ok(tenant.substr(1)) && !system.empty() && system.size() <= 14 && system[0] >= 'a' &&
+         system[0] <= 'z' && run_ok(system.substr(1));
+}
+
+// value = 0*255(chr) nblk-chr, chr = %x20-2B / %x2D-3C / %x3E-7E, nblk-chr without the space
+bool valid_value(std::string_view v) noexcept {
+  if (v.empty() || v.size() > 256 || v.back() == ' ') return false;
+  for (char c : v)
+    if (c < 0x20 || c > 0x7e || c == ',' || c == '=') return false;
+  return true;
+}
+
+constexpr std::size_t max_tracestate_members = 32;
+constexpr std::size_t max_tracestate_bytes = 512;  // OpenTelemetry's limit; longer values are dropped whole
+
+bool ows(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && ows(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && ows(s.back()))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The valid members of `raw`, trimmed and joined with `,` (OpenTelemetry's serialization for valid input).
+// Invalid members, repeated keys (the first is kept) and members past the 32nd are dropped; `clean` says
+// whether nothing was.
+std::string normalize_tracestate(std::string_view raw, bool& clean) {
+  clean = true;
+  std::string out;
+  if (raw.size() > max_tracestate_bytes) {
+    clean = false;
+    return out;
+  }
+  std::array<std::string_view, max_tracestate_members> keys;
+  std::size_t count = 0;
+  split(raw, ',', [&](std::string_view member) {
+    member = trim_ows(member);
+    if (member.empty()) return;  // empty list members are allowed
+    const std::size_t eq = member.find('=');
+    if (eq == std::string_view::npos || !valid_key(member.substr(0, eq)) ||
+        !valid_value(member.substr(eq + 1))) {
+      clean = false;
+      return;
+    }
+    const std::string_view key = member.substr(0, eq);
+    for (std::size_t i = 0; i < count; ++i)
+      if (keys[i] == key) {
+        clean = false;
+        return;
+      }
+    if (count == max_tracestate_members) {
+      clean = false;
+      return;
+    }
+    keys[count++] = key;
+    if (!out.empty()) out.push_back(',');
+    out.append(member);
+  });
+  return out;
+}
+
+}  // namespace
+
+bool valid_tracestate(std::string_view value) noexcept {
+  bool clean = false;
+  try {
+    normalize_tracestate(value, clean);
+  } catch (...) {
+    return false;
+  }
+  return clean;
+}
+
+std::optional<trace_context> unmarshal(std::string_view traceparent_value, std::string_view tracestate) {
+  const auto tp = parse_traceparent(traceparent_value);
+  if (!tp) return std::nullopt;
+  trace_context ctx;
+  ctx.trace_id.assign(tp->trace_id_hex());
+  ctx.parent_id.assign(tp->span_id_hex());
+  ctx.trace_flags = tp->flags;
+  if (!tracestate.empty()) {
+    bool clean = true;
+    ctx.tracestate = normalize_tracestate(tracestate, clean);
+    if (!clean)
+      reject(format::w3c,
+             tracestate.size() > max_tracestate_bytes ? reject_reason::oversized : reject_reason::malformed);
+  }
+  return ctx;
+}
+
+std::optional<std::string> marshal(const trace_context& ctx) {
+  const auto hex_id = [](std::string_view id, std::size_t n) {
+    if (id.size() != n || all_zero(id)) return false;
+    for (char c : id)
+      if (!is_hex_any(c)) return false;
+    return true;
+  };
+  if (!hex_id(ctx.trace_id, 32) || !hex_id(ctx.parent_id, 16)) return std::nullopt;
+  traceparent tp;
+  std::transform(ctx.trace_id.begin(), ctx.trace_id.end(), tp.trace_id.begin(), ascii_lower);
+  std::transform(ctx.parent_id.begin(), ctx.parent_id.end(), tp.span_id.begin(), ascii_lower);
+  tp.flags = ctx.trace_flags;
+  char buf[traceparent_size];
+  format_traceparent(tp, buf);
+  return std::string(buf, traceparent_size);
+}
+
+propagation::parser_hook parser_hook() {
+  return [](const propagation::header_view& h) -> std::optional<trace_context> {
+    const auto tp = h.get(traceparent_header);
+    if (!tp) return std::nullopt;
+    std::string state;  // several tracestate headers are one list
+    h.for_each(tracestate_header, [&](std::string_view v) {
+      if (!state.empty()) state.push_back(',');
+      state.append(v.substr(0, max_header_bytes + 1 - std::min(state.size(), max_header_bytes)));
+      return state.size() <= max_header_bytes;
+    });
+    return unmarshal(*tp, state);
+  };
+}
+
+propagation::propagation_hook propagation_hook() {
+  return [](const trace_context& ctx) {
+    propagation::header_list out;
+    if (auto v = marshal(ctx)) {
+      out.emplace_back(std::string(traceparent_header), std::move(*v));
+      if (!ctx.tracestate.empty() && valid_tracestate(ctx.tracestate))
+        out.emplace_back(std::string(tracestate_header), ctx.tracestate);
+    }
+    return out;
+  };
+}
+
+}  // namespace w3c
+
+// ================================ AWS (the Beeline's) ================================
+
+namespace aws {
+
+namespace {
+constexpr std::string_view id_forbidden = ";=";
+
+std::string_view trim_ows_aws(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// A custom field the header can carry as `;key=value`.
+bool writable(std::string_view s, bool is_key) noexcept {
+  if (is_key && s.empty()) return false;
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == ';' || c == '=')
+      return false;
+  return true;
+}
+}  // namespace
+
+std::optional<std::string> marshal(const trace_context& ctx) {
+  if (!usable_id(ctx.trace_id, id_forbidden) || !usable_id(ctx.parent_id, id_forbidden)) return std::nullopt;
+  std::string out;
+  out.reserve(16 + ctx.trace_id.size() + ctx.parent_id.size());
+  out.append("Root=").append(ctx.trace_id).append(";Parent=").append(ctx.parent_id);
+  for (const owned_field& f : ctx.fields) {
+    const auto v = js_string(f.value.view());
+    if (!v || !writable(f.key, true) || !writable(*v, false)) continue;
+    out.append(";").append(f.key).append("=").append(*v);
+  }
+  return out;
+}
+
+std::optional<trace_context> unmarshal(std::string_view value) {
+  constexpr format f = format::aws;
+  if (oversized(value)) return reject(f, reject_reason::oversized);
+  if (has_control(value)) return reject(f, reject_reason::invalid_encoding);
+  if (!valid_utf8(value)) return reject(f, reject_reason::invalid_encoding);
+  std::string_view root, parent, self;
+  trace_context ctx;
+  split(value, ';', [&](std::string_view segment) {
+    segment = trim_ows_aws(segment);
+    if (segment.empty()) return;
+    auto [k, v] = key_value(segment);
+    k = trim_ows_aws(k);
+    v = trim_ows_aws(v);
+    if (iequals(k, "root")) {
+      root = v;
+    } else if (iequals(k, "parent")) {
+      parent = v;
+    } else if (iequals(k, "self")) {
+      self = v;
+    } else if (!k.empty() && segment.find('=') != std::string_view::npos) {
+      set_field(ctx.fields, k, beeline::value(std::string(v)));
+    }
+  });
+  if (root.empty()) return reject(f, reject_reason::invalid_id);
+  const std::string_view parent_id = !parent.empty() ? parent : !self.empty() ? self : root;
+  if (!usable_id(root, id_forbidden) || !usable_id(parent_id, id_forbidden))
+    return reject(f, reject_reason::invalid_id);
+  ctx.trace_id = root;
+  ctx.parent_id = parent_id;
+  return ctx;
+}
+
+propagation::parser_hook parser_hook() {
+  return [](const propagation::header_view& h) -> std::optional<trace_context> {
+    const auto v = h.get(header);
+    if (!v) return std::nullopt;
+    return unmarshal(*v);
+  };
+}
+
+propagation::propagation_hook propagation_hook() {
+  return [](const trace_context& ctx) {
+    propagation::header_list out;
+    if (auto v = marshal(ctx)) out.emplace_back(std::string(header), std::move(*v));
+    return out;
+  };
+}
+
+}  // namespace aws
+
+// ================================ X-Ray (OpenTelemetry's) ================================
+
+namespace xray {
+
+std::optional<std::string> marshal(const trace_context& ctx) {
+  const auto hex_id = [](std::string_view id, std::size_t n) {
+    if (id.size() != n || all_zero(id)) return false;
+    for (char c : id)
+      if (!is_hex_any(c)) return false;
+    return true;
+  };
+  if (!hex_id(ctx.trace_id, 32) || !hex_id(ctx.parent_id, 16)) return std::nullopt;
+  std::string out;
+  out.reserve(72);
+  out.append("Root=1-").append(ctx.trace_id, 0, 8).append("-").append(ctx.trace_id, 8, 24);
+  out.append(";Parent=").append(ctx.parent_id);
+  out.append((ctx.trace_flags & 1) ? ";Sampled=1" : ";Sampled=0");
+  return out;
+}
+
+std::optional<trace_context> unmarshal(std::string_view value) {
+  constexpr format f = format::xray;
+  if (oversized(value)) return reject(f, reject_reason::oversized);
+  if (has_control(value)) return reject(f, reject_reason::invalid_encoding);
+  std::optional<std::string_view> root, parent;
+  std::optional<std::uint8_t> sampled;
+  bool bad_flag = false;
+  split(value, ';', [&](std::string_view part) {
+    part = trim(part);
+    const std::size_t eq = part.find('=');
+    const std::string_view v = eq == std::string_view::npos ? part : part.substr(eq + 1);
+    // OpenTelemetry matches the keys by prefix, case-sensitively.
+    if (part.starts_with("Root")) {
+      root = v;
+    } else if (part.starts_with("Parent")) {
+      parent = v;
+    } else if (part.starts_with("Sampled")) {
+      if (v == "1") {
+        sampled = 1;
+      } else if (v == "0") {
+        sampled = 0;
+      } else if (v != "?") {
+        bad_flag = true;
+      }
+    }
+  });
+  if (bad_flag) return reject(f, reject_reason::malformed);
+  // Root: 1-<8 hex>-<24 hex>, not all zero; the W3C-style id is the 32 digits.
+  if (!root || root->size() != 35 || (*root)[0] != '1' || (*root)[1] != '-' || (*root)[10] != '-')
+    return reject(f, reject_reason::invalid_id);
+  std::string trace_id;
+  trace_id.reserve(32);
+  trace_id.append(root->substr(2, 8)).append(root->substr(11, 24));
+  const auto hex_id = [](std::string_view id, std::size_t n) {
+    if (id.size() != n || all_zero(id)) return false;
+    for (char c : id)
+      if (!is_hex_any(c)) return false;
+    return true;
+  };
+  if (!hex_id(trace_id, 32)) return reject(f, reject_reason::invalid_id);
+  if (!parent || !hex_id(*parent, 16)) return reject(f, reject_reason::invalid_id);
+  trace_context ctx;
+  ctx.trace_id = std::move(trace_id);
+  ctx.parent_id = *parent;
+  ctx.trace_flags = sampled.value_or(1);
+  return ctx;
+}
+
+propagation::parser_hook parser_hook() {
+  return [](const propagation::header_view& h) -> std::optional<trace_context> {
+    const auto v = h.get(header);
+    if (!v) return std::nullopt;
+    return unmarshal(*v);
+  };
+}
+
+propagation::propagation_hook propagation_hook() {
+  return [](const trace_context& ctx) {
+    propagation::header_list out;
+    if (auto v = marshal(ctx)) out.emplace_back(std::string(header), std::move(*v));
+    return out;
+  };
+}
+
+}  // namespace xray
+
+// ================================ Highlight ================================
+
+namespace highlight {
+
+namespace {
+bool usable_part(std::string_view s) noexcept {
+  return usable_id(s, "/");
+}
+}  // namespace
+
+std::optional<std::string> marshal(const request_ids& ids) {
+  if (!usable_part(ids.secure_session_id) || !usable_part(ids.request_id)) return std::nullopt;
+  std::string out;
+  out.reserve(ids.secure_session_id.size() + 1 + ids.request_id.size());
+  out.append(ids.secure_session_id).append("/").append(ids.request_id);
+  return out;
+}
+
+std::optional<request_ids> unmarshal(std::string_view value) {
+  constexpr format f = format::highlight;
+  if (oversized(value)) return reject(f, reject_reason::oversized);
+  value = trim(value);
+  const std::size_t slash = value.find('/');
+  if (slash == std::string_view::npos || value.find('/', slash + 1) != std::string_view::npos)
+    return reject(f, reject_reason::malformed);
+  const std::string_view session = value.substr(0, slash);
+  const std::string_view request = value.substr(slash + 1);
+  if (!usable_part(session) || !usable_part(request)) return reject(f, reject_reason::invalid_id);
+  return request_ids{std::string(session), std::string(request)};
+}
+
+std::optional<request_ids> from_headers(const propagation::header_view& headers) {
+  const auto v = headers.get(header);
+  if (!v) return std::nullopt;
+  return unmarshal(*v);
+}
+
+}  // namespace highlight
+
+namespace propagation {
+
+std::optional<trace_context> parse_default(const header_view& headers, bool propagate_dataset) {
+  if (const auto hc = headers.get(honeycomb::header)) return honeycomb::unmarshal(*hc, propagate_dataset);
+  return w3c::parser_hook()(headers);
+}
+
+}  // namespace propagation
+
+}  // namespace beeline
+// implementation complete
