@@ -3,6 +3,7 @@
 #pragma once
 
 #include <beeline/event.hpp>
+#include <beeline/propagation.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -48,6 +49,16 @@ struct config {
   /// Replaces the deterministic sampler when set.
   sampler_hook sampler;
   presend_hook presend;
+
+  /// Reads an incoming request's trace context (the Beeline's `httpTraceParserHook`). Unset:
+  /// `X-Honeycomb-Trace` if present, else W3C `traceparent`/`tracestate`, with the dataset read only for
+  /// classic keys. Ready-made: `honeycomb::parser_hook`, `w3c::parser_hook`, `aws::parser_hook`,
+  /// `xray::parser_hook`.
+  propagation::parser_hook http_trace_parser_hook;
+  /// Makes an outgoing request's headers (the Beeline's `httpTracePropagationHook`). Unset:
+  /// `X-Honeycomb-Trace`, with the dataset for classic keys. Ready-made: `honeycomb::`, `w3c::`, `aws::`,
+  /// `xray::propagation_hook`.
+  propagation::propagation_hook http_trace_propagation_hook;
 
   /// Where events go. Null: JSON lines to `jsonl_path`.
   std::shared_ptr<beeline::exporter> exporter;

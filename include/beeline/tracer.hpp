@@ -59,6 +59,15 @@ class tracer {
   /// Flushes with `timeout`, then stops the worker and calls the exporter's `shutdown`. Idempotent.
   flush_result shutdown(std::chrono::steady_clock::duration timeout = std::chrono::seconds(5));
 
+  /// The trace context of an incoming request's headers (any container: a Beast request, a map), through the
+  /// configured parser hook; nullopt starts a new trace. A hook that throws is logged and gives nullopt.
+  std::optional<trace_context> parse_trace_context(const propagation::header_view& headers) const;
+  /// The headers an outgoing request carries for `ctx`, through the configured propagation hook (a hook that
+  /// throws is logged and falls back to `X-Honeycomb-Trace`, as in the Beeline).
+  propagation::header_list propagation_headers(const trace_context& ctx) const;
+  /// Whether the Honeycomb header carries the dataset: with a classic write key only (the Beeline's rule).
+  bool propagates_dataset() const noexcept;
+
   /// The counters so far.
   beeline::stats stats() const noexcept;
   /// The dataset events are sent to, after the Beeline's classic/non-classic key rules.

@@ -218,7 +218,21 @@ std::optional<trace_context> get_trace_context() {
   ctx.dataset = trace->dataset().empty() ? std::string_view(trace->core->dataset()) : trace->dataset();
   if (const detail::trace_fields_node* f = trace->fields.load(std::memory_order_acquire))
     ctx.fields = f->fields;
+  ctx.trace_flags = trace->trace_flags;
+  ctx.tracestate = trace->tracestate;
   return ctx;
+}
+
+std::optional<trace_context> parse_trace_context(const propagation::header_view& headers) {
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->parse_trace_context(headers) : propagation::parse_default(headers, false);
+}
+
+propagation::header_list propagation_headers() {
+  auto t = global.load(std::memory_order_acquire);
+  const auto ctx = get_trace_context();
+  if (!t || !ctx) return {};
+  return t->propagation_headers(*ctx);
 }
 
 flush_result flush_sync(std::chrono::steady_clock::duration timeout) {

@@ -38,6 +38,7 @@ std::string default_service_name() {
 
 // Upstream ids are kept verbatim; bound them so a hostile header cannot make every span carry a huge id.
 constexpr std::size_t max_upstream_id_bytes = 256;
+constexpr std::size_t max_tracestate_bytes = 512;  // W3C: what every vendor must be able to carry
 
 }  // namespace
 
@@ -127,6 +128,9 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
       assign(t->trace_id_text, std::string_view(upstream->trace_id).substr(0, max_upstream_id_bytes));
       assign(t->upstream_parent_text, std::string_view(upstream->parent_id).substr(0, max_upstream_id_bytes));
       assign(t->dataset_text, std::string_view(upstream->dataset).substr(0, max_upstream_id_bytes));
+      t->trace_flags = upstream->trace_flags;
+      t->tracestate.assign(upstream->tracestate, 0,
+                           std::min(upstream->tracestate.size(), max_tracestate_bytes));
       if (!upstream->fields.empty()) {
         auto* node = new trace_fields_node{upstream->fields, nullptr, 0};
         if (node->fields.size() > cfg_.max_fields_per_span) {
@@ -146,6 +150,8 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
       assign(t->trace_id_text, std::string_view(hex, 32));
       t->upstream_parent_text.clear();
       t->dataset_text.clear();
+      t->trace_flags = 1;
+      t->tracestate.clear();
     }
   } catch (...) {
     traces_.push(t);
@@ -605,6 +611,39 @@ flush_result tracer::shutdown(std::chrono::steady_clock::duration timeout) {
 beeline::stats tracer::stats() const noexcept {
   return core_->snapshot();
 }
+bool tracer::propagates_dataset() const noexcept {
+  return is_classic_key(core_->settings().write_key);
+}
+
+std::optional<trace_context> tracer::parse_trace_context(const propagation::header_view& headers) const {
+  const config& cfg = core_->settings();
+  if (!cfg.http_trace_parser_hook) return propagation::parse_default(headers, propagates_dataset());
+  try {
+    return cfg.http_trace_parser_hook(headers);
+  } catch (const std::exception& e) {
+    core_->log(log_level::warning,
+               fmt::format("http_trace_parser_hook threw: {}; starting a new trace", e.what()));
+  } catch (...) {
+    core_->log(log_level::warning, "http_trace_parser_hook threw; starting a new trace");
+  }
+  return std::nullopt;
+}
+
+propagation::header_list tracer::propagation_headers(const trace_context& ctx) const {
+  const config& cfg = core_->settings();
+  if (cfg.http_trace_propagation_hook) {
+    try {
+      return cfg.http_trace_propagation_hook(ctx);
+    } catch (const std::exception& e) {
+      core_->log(log_level::warning,
+                 fmt::format("http_trace_propagation_hook threw: {}; sending X-Honeycomb-Trace", e.what()));
+    } catch (...) {
+      core_->log(log_level::warning, "http_trace_propagation_hook threw; sending X-Honeycomb-Trace");
+    }
+  }
+  return honeycomb::propagation_hook(propagates_dataset())(ctx);
+}
+
 std::string_view tracer::dataset() const noexcept {
   return core_->dataset();
 }

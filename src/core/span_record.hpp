@@ -70,7 +70,9 @@ struct trace_state {
     return {upstream_parent_text.data(), upstream_parent_text.size()};
   }
   std::string_view dataset() const noexcept { return {dataset_text.data(), dataset_text.size()}; }
-  bool keep = true;  // the deterministic sampler's decision, made once per trace
+  std::uint8_t trace_flags = 1;  // W3C flags from upstream; ours are sampled
+  std::string tracestate;        // W3C tracestate from upstream, passed on verbatim (no heap when empty)
+  bool keep = true;              // the deterministic sampler's decision, made once per trace
   std::uint32_t sample_rate = 1;
 
   // Trace-level fields: the newest version (copy on write, installed with a compare-exchange).
