@@ -150,6 +150,20 @@ void append_json_int(std::string& out, std::int64_t i) {
   fmt::format_to(std::back_inserter(out), "{}", i);
 }
 
+namespace {
+
+// Whether an integer literal (optional `-`, then digits) is within int64 (negative) or uint64 (positive).
+bool fits_64_bits(std::string_view literal) noexcept {
+  const bool negative = !literal.empty() && literal[0] == '-';
+  std::string_view digits = literal.substr(negative ? 1 : 0);
+  while (digits.size() > 1 && digits[0] == '0')
+    digits.remove_prefix(1);
+  const std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
+  return digits.size() < limit.size() || (digits.size() == limit.size() && digits <= limit);
+}
+
+}  // namespace
+
 std::string widen_big_integers(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 16);
@@ -180,7 +194,7 @@ std::string widen_big_integers(std::string_view text) {
       out.append(text, i, j - i);
       const bool fraction_or_exponent =
           j < text.size() && (text[j] == '.' || text[j] == 'e' || text[j] == 'E');
-      if (!fraction_or_exponent && j - i > 18) out.append(".0");
+      if (!fraction_or_exponent && !fits_64_bits(text.substr(i, j - i))) out.append(".0");
       i = j;
       continue;
     }

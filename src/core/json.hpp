@@ -14,7 +14,7 @@ bool append_json_string(std::string& out, std::string_view s);
 /// notation from 1e-7 to 1e21, `1e+21` style beyond); NaN and infinities become null.
 void append_json_double(std::string& out, double d);
 void append_json_int(std::string& out, std::int64_t i);
-/// `text` with ".0" after every integer literal of more than 18 digits. simdjson refuses integers beyond 64
+/// `text` with ".0" after every integer literal beyond int64 (negative) or uint64 (positive). simdjson refuses integers beyond 64
 /// bits, which JSON allows and JSON.stringify writes (1e20 is `100000000000000000000`); widened, they read as
 /// the doubles JavaScript would read. Only for text simdjson rejected with NUMBER_ERROR (3.0 reports big integers so).
 std::string widen_big_integers(std::string_view text);
