@@ -126,7 +126,8 @@ namespace honeycomb {
 inline constexpr std::string_view header = "X-Honeycomb-Trace";
 
 /// The header value. The `dataset=` clause is written when `propagate_dataset` (the Beeline sets it for
-/// classic write keys only, see `is_classic_key`) and the dataset is not empty. nullopt when an id is empty,
+/// classic write keys only, see `is_classic_key`) and the dataset is not empty (and is UTF-8 without control
+/// characters, at most `max_id_bytes`: what `unmarshal` accepts). nullopt when an id is empty,
 /// longer than `max_id_bytes`, or contains a character that would break the header (`,` `;` `=`, controls,
 /// non-ASCII).
 std::optional<std::string> marshal(const trace_context& ctx, bool propagate_dataset);

@@ -429,24 +429,12 @@ bool marshal_to(std::string& out, const trace_context& ctx, bool propagate_datas
   out.append(ctx.trace_id);
   out.append(",parent_id=");
   out.append(ctx.parent_id);
-  if (propagate_dataset && !ctx.dataset.empty()) {
+  // A dataset the receiving side would refuse (not UTF-8, control characters, too long) is left out; the ids
+  // still go.
+  if (propagate_dataset && !ctx.dataset.empty() && ctx.dataset.size() <= max_id_bytes &&
+      !has_control(ctx.dataset) && valid_utf8(ctx.dataset)) {
     out.append(",dataset=");
-    if (valid_utf8(ctx.dataset)) {
-      append_uri_component(out, ctx.dataset);
-    } else {  // as a JavaScript string would carry it: each invalid byte as U+FFFD
-      std::string plain;
-      for (std::size_t i = 0; i < ctx.dataset.size();) {
-        const std::size_t n = utf8_length_at(ctx.dataset, i);
-        if (n) {
-          plain.append(ctx.dataset, i, n);
-          i += n;
-        } else {
-          plain.append("\xEF\xBF\xBD");
-          ++i;
-        }
-      }
-      append_uri_component(out, plain);
-    }
+    append_uri_component(out, ctx.dataset);
   }
   out.append(",context=");
   std::string json;
@@ -764,6 +752,9 @@ std::string_view trim_ows_aws(std::string_view s) noexcept {
 // A custom field the header can carry as `;key=value`.
 bool writable(std::string_view s, bool is_key) noexcept {
   if (is_key && s.empty()) return false;
+  // The reader trims spaces around keys and values, so they would not come back.
+  if (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' || s.back() == '\t'))
+    return false;
   for (char c : s)
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == ';' || c == '=')
       return false;
