@@ -21,15 +21,41 @@ struct export_result {
   std::size_t exported = 0;  ///< events delivered
   std::size_t failed = 0;    ///< events definitively lost
   std::string error;         ///< why, when failed > 0
+  /// Events accepted for delivery later (an asynchronous exporter); their outcome comes through
+  /// `export_listener::settled`.
+  std::size_t pending = 0;
+};
+
+/// Where an asynchronous exporter reports the outcome of batches it accepted with `pending > 0`.
+class export_listener {
+ public:
+  /// One call per accepted batch, in the order the batches were accepted, from any thread. `error` says why
+  /// when `failed > 0`.
+  virtual void settled(std::size_t exported, std::size_t failed, std::string_view error) noexcept = 0;
+
+ protected:
+  ~export_listener() = default;
 };
 
 /// A destination for finished spans.
+///
+/// A synchronous exporter delivers in `export_batch` and reports the outcome in its result. An asynchronous
+/// one (the network exporters) copies what it needs, returns `pending = batch.size()` and reports later
+/// through the listener given to `start`; it may block in `export_batch` while it has too much in flight (the
+/// worker waits, the tracer's queue absorbs the backlog, the application never waits). `flush` waits for
+/// settled outcomes, so it also covers what is in flight.
 class exporter {
  public:
   virtual ~exporter() = default;
-  /// Delivers a batch. Called on the export worker thread only; an exception counts the batch as failed.
+  /// Called once on the worker thread before the first batch. The listener outlives the exporter's use of it
+  /// (until `shutdown` returns).
+  virtual void start(export_listener& listener) { (void)listener; }
+  /// Delivers a batch. Called on the export worker thread only; the events are valid during the call. An
+  /// exception counts the batch as failed.
   virtual export_result export_batch(std::span<const event> batch) = 0;
-  /// Called once on the worker thread after the last batch, when the tracer shuts down.
+  /// Called once on the worker thread after the last batch, when the tracer shuts down (its flush has already
+  /// waited for what was in flight, up to the shutdown deadline). An asynchronous exporter stops promptly,
+  /// settling what is still in flight as failed.
   virtual void shutdown() {}
 };
 

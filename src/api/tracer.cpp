@@ -1,4 +1,5 @@
 #include <beeline/exporter.hpp>
+#include <beeline/http_exporter.hpp>
 #include <beeline/sampler.hpp>
 #include <beeline/tracer.hpp>
 
@@ -70,12 +71,17 @@ tracer_core::tracer_core(config cfg)
   cfg_.batch_size = std::clamp<std::size_t>(cfg_.batch_size, 1, queue_.capacity());
   if (cfg_.send_interval <= std::chrono::milliseconds::zero())
     cfg_.send_interval = std::chrono::milliseconds(1);
-  if (!cfg_.exporter) {
-    if (!cfg_.write_key.empty())
-      log(log_level::warning,
-          "write_key set, but this build has no Honeycomb exporter yet: writing JSON lines");
-    cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
+  if (!cfg_.exporter && !cfg_.write_key.empty()) {
+    honeycomb_exporter_options hc;
+    if (!cfg_.api_host.empty()) hc.api_host = cfg_.api_host;
+    hc.write_key = cfg_.write_key;
+    try {
+      cfg_.exporter = make_honeycomb_exporter(std::move(hc));
+    } catch (const std::exception& e) {
+      log(log_level::error, fmt::format("{}; writing JSON lines instead", e.what()));
+    }
   }
+  if (!cfg_.exporter) cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
 
   init_tick_clock();
   limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes, cfg_.max_span_bytes};
@@ -391,15 +397,34 @@ void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& 
     } catch (...) {
       r = {0, events.size(), "exporter threw"};
     }
-    const std::size_t exported = std::min(r.exported, events.size());
+    const std::size_t pending = std::min(r.pending, events.size());
+    const std::size_t exported = std::min(r.exported, events.size() - pending);
     counters_.exported.fetch_add(exported, std::memory_order_relaxed);
-    if (exported < events.size()) {
-      counters_.dropped_exporter.fetch_add(events.size() - exported, std::memory_order_relaxed);
-      log(log_level::warning, fmt::format("exporter dropped {} of {} events: {}", events.size() - exported,
-                                          events.size(), r.error));
+    if (exported + pending < events.size()) {
+      counters_.dropped_exporter.fetch_add(events.size() - exported - pending, std::memory_order_relaxed);
+      log(log_level::warning, fmt::format("exporter dropped {} of {} events: {}",
+                                          events.size() - exported - pending, events.size(), r.error));
     }
+    if (pending) batches_submitted_.fetch_add(1, std::memory_order_acq_rel);
   }
   recycle_chain(batch);
+}
+
+void tracer_core::settled(std::size_t exported, std::size_t failed, std::string_view error) noexcept {
+  counters_.exported.fetch_add(exported, std::memory_order_relaxed);
+  if (failed) {
+    counters_.dropped_exporter.fetch_add(failed, std::memory_order_relaxed);
+    try {
+      log(log_level::warning,
+          fmt::format("exporter dropped {} of {} events: {}", failed, exported + failed, error));
+    } catch (...) {
+    }
+  }
+  batches_settled_.fetch_add(1, std::memory_order_acq_rel);
+  try {
+    complete_waiters(false);
+  } catch (...) {
+  }
 }
 
 void tracer_core::publish_progress() {
@@ -416,18 +441,26 @@ void tracer_core::complete_waiters(bool final) {
   {
     std::lock_guard lk(waiters_mutex_);
     if (final) waiters_closed_ = true;
-    auto keep = std::partition(waiters_.begin(), waiters_.end(), [&](const flush_waiter& w) {
-      return !(final || w.target <= processed || w.deadline <= now);
+    const std::uint64_t submitted = batches_submitted_.load(std::memory_order_acquire);
+    const std::uint64_t settled = batches_settled_.load(std::memory_order_acquire);
+    auto keep = std::partition(waiters_.begin(), waiters_.end(), [&](flush_waiter& w) {
+      // Past the target, the batches holding its spans have all been handed to the exporter; an asynchronous
+      // exporter must also have settled them (it settles in order, so a count suffices).
+      if (w.target <= processed && w.batches_needed == 0) w.batches_needed = submitted + 1;
+      const bool done = w.target <= processed && settled + 1 >= w.batches_needed;
+      return !(final || done || w.deadline <= now);
     });
     std::move(keep, waiters_.end(), std::back_inserter(ready));
     waiters_.erase(keep, waiters_.end());
     waiter_count_.store(waiters_.size(), std::memory_order_release);
   }
   const beeline::stats after = snapshot();
+  const std::uint64_t settled_now = batches_settled_.load(std::memory_order_acquire);
   for (flush_waiter& w : ready) {
+    const bool complete =
+        w.target <= processed && w.batches_needed != 0 && settled_now + 1 >= w.batches_needed;
     try {
-      w.done(
-          {w.target <= processed, after.exported - w.before.exported, after.dropped() - w.before.dropped()});
+      w.done({complete, after.exported - w.before.exported, after.dropped() - w.before.dropped()});
     } catch (...) {
       log(log_level::error, "flush completion threw");
     }
@@ -471,6 +504,13 @@ void tracer_core::async_flush(std::chrono::steady_clock::time_point deadline,
 }
 
 void tracer_core::run_worker() {
+  try {
+    cfg_.exporter->start(*this);
+  } catch (const std::exception& e) {
+    log(log_level::error, fmt::format("exporter start threw: {}", e.what()));
+  } catch (...) {
+    log(log_level::error, "exporter start threw");
+  }
   std::vector<span_record*> batch;
   std::vector<event> events;
   batch.reserve(cfg_.batch_size);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <beeline/config.hpp>
+#include <beeline/exporter.hpp>
 #include <beeline/stats.hpp>
 #include <beeline/trace_context.hpp>
 
@@ -43,7 +44,7 @@ struct counters {
   std::atomic<std::uint64_t> out_of_order_finishes{0};
 };
 
-class tracer_core {
+class tracer_core final : private beeline::export_listener {
  public:
   explicit tracer_core(config cfg);
   ~tracer_core();
@@ -143,7 +144,14 @@ class tracer_core {
     std::chrono::steady_clock::time_point deadline;
     beeline::stats before;
     std::function<void(flush_result)> done;
+    // Once the worker has passed `target`: the asynchronous batches that must settle first (0: not yet
+    // known).
+    std::uint64_t batches_needed = 0;
   };
+  // Asynchronous exporters: batches accepted (worker thread only writes) and settled (in acceptance order).
+  std::atomic<std::uint64_t> batches_submitted_{0};
+  std::atomic<std::uint64_t> batches_settled_{0};
+  void settled(std::size_t exported, std::size_t failed, std::string_view error) noexcept override;
   std::mutex waiters_mutex_;
   std::vector<flush_waiter> waiters_;  // guarded by waiters_mutex_
   bool waiters_closed_ = false;        // guarded by waiters_mutex_: the worker has exited

@@ -1,0 +1,147 @@
+// Honeycomb's batch events API, as libhoney speaks it: one POST per dataset per batch, a JSON array of
+// `{"time","samplerate","data"}`, and a response with one status per event.
+#include <beeline/http_exporter.hpp>
+
+#include "export/http_client.hpp"
+#include "export/settle_queue.hpp"
+
+#include <simdjson.h>
+
+#include <atomic>
+#include <stdexcept>
+
+namespace beeline {
+namespace {
+
+// The dataset as one URL path segment: everything but RFC 3986's unreserved characters is escaped (a `/`
+// must not split it; Honeycomb accepts escaped spaces and the like).
+std::string path_segment(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '_' || c == '.' || c == '~';
+    if (unreserved) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+class honeycomb_exporter final : public http_exporter {
+ public:
+  honeycomb_exporter(detail::http_target target, honeycomb_exporter_options options)
+      : write_key_(std::move(options.write_key)),
+        client_(std::move(target), std::move(options.http), "beeline-cpp/" BEELINE_VERSION_STRING) {}
+
+  ~honeycomb_exporter() override { client_.shutdown(); }
+
+  void start(export_listener& listener) override { settle_.start(listener); }
+
+  export_result export_batch(std::span<const event> batch) override {
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    // Group by dataset, keeping each group's order (a batch usually holds one).
+    std::vector<std::pair<std::string_view, std::vector<std::size_t>>> groups;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const std::string_view ds = batch[i].dataset();
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == ds; });
+      if (it == groups.end()) {
+        groups.push_back({ds, {}});
+        it = groups.end() - 1;
+      }
+      it->second.push_back(i);
+    }
+    const std::uint64_t seq = settle_.open(groups.size());
+    for (const auto& [dataset, indexes] : groups) {
+      detail::http_request req;
+      req.path = "/1/batch/" + path_segment(dataset);
+      req.headers = {{"X-Honeycomb-Team", write_key_}, {"Content-Type", "application/json"}};
+      req.body.reserve(indexes.size() * 512);
+      req.body.push_back('[');
+      for (std::size_t k = 0; k < indexes.size(); ++k) {
+        if (k) req.body.push_back(',');
+        append_event_json(batch[indexes[k]], req.body, false);
+      }
+      req.body.push_back(']');
+      const std::size_t n = indexes.size();
+      client_.submit(std::move(req), [this, seq, n](detail::http_outcome o) { settle_response(seq, n, o); });
+    }
+    return {0, 0, {}, batch.size()};
+  }
+
+  void shutdown() override { client_.shutdown(); }
+
+  http_exporter_stats stats() const override {
+    http_exporter_stats s = client_.stats();
+    s.batches = batches_.load(std::memory_order_relaxed);
+    s.events_sent = sent_.load(std::memory_order_relaxed);
+    s.events_rejected = rejected_.load(std::memory_order_relaxed);
+    s.events_failed = failed_.load(std::memory_order_relaxed);
+    s.bad_responses += unreadable_.load(std::memory_order_relaxed);
+    return s;
+  }
+
+ private:
+  // Reads Honeycomb's per-event statuses: `[{"status":202}, {"status":400,"error":"..."}]`, in request order.
+  void settle_response(std::uint64_t seq, std::size_t n, const detail::http_outcome& o) {
+    if (!o.delivered) {
+      failed_.fetch_add(n, std::memory_order_relaxed);
+      settle_.complete(seq, 0, n, o.error);
+      return;
+    }
+    std::size_t accepted = n;
+    std::size_t refused = 0;
+    std::string reason;
+    bool readable = false;
+    if (o.body_complete) {
+      thread_local simdjson::dom::parser parser;
+      simdjson::dom::array statuses;
+      if (parser.parse(simdjson::padded_string(o.body)).get_array().get(statuses) == simdjson::SUCCESS) {
+        readable = true;
+        std::size_t i = 0;
+        for (simdjson::dom::element entry : statuses) {
+          if (i++ == n) break;
+          std::int64_t status = 0;
+          if (entry["status"].get_int64().get(status) != simdjson::SUCCESS) continue;
+          if (status >= 200 && status < 300) continue;
+          --accepted;
+          ++refused;
+          std::string_view message;
+          if (reason.empty()) {
+            reason = "Honeycomb refused events: status " + std::to_string(status);
+            // Honeycomb writes `error` (libhoney-js reads `err` and loses it).
+            if (entry["error"].get_string().get(message) == simdjson::SUCCESS ||
+                entry["err"].get_string().get(message) == simdjson::SUCCESS)
+              reason.append(": ").append(message.substr(0, 200));
+          }
+        }
+      }
+    }
+    // A 2xx whose body we cannot read: Honeycomb took the batch; resending would duplicate it.
+    if (!readable) unreadable_.fetch_add(1, std::memory_order_relaxed);
+    sent_.fetch_add(accepted, std::memory_order_relaxed);
+    rejected_.fetch_add(refused, std::memory_order_relaxed);
+    settle_.complete(seq, accepted, refused, reason);
+  }
+
+  std::string write_key_;
+  detail::settle_queue settle_;
+  detail::http_client client_;
+  std::atomic<std::uint64_t> batches_{0}, sent_{0}, rejected_{0}, failed_{0}, unreadable_{0};
+};
+
+}  // namespace
+
+std::shared_ptr<http_exporter> make_honeycomb_exporter(honeycomb_exporter_options options) {
+  std::string error;
+  auto target = detail::parse_http_url(options.api_host, error);
+  if (!target) throw std::invalid_argument("honeycomb exporter: " + error);
+  return std::make_shared<honeycomb_exporter>(std::move(*target), std::move(options));
+}
+
+}  // namespace beeline
