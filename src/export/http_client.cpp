@@ -4,6 +4,8 @@
 // size; retry as OTLP prescribes. This is the only translation unit that includes Asio or Beast.
 #include "export/http_client.hpp"
 
+#include "export/gzip.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -154,6 +156,13 @@ class http_client::impl {
   ~impl() { shutdown(); }
 
   void submit(http_request request, std::function<void(http_outcome)> done) {
+    if (opt_.gzip) {  // on the caller's thread (the export worker), before waiting for a slot
+      std::string packed;
+      if (gzip_compress(request.body, packed)) {
+        request.body = std::move(packed);
+        request.headers.emplace_back("Content-Encoding", "gzip");
+      }
+    }
     {
       std::unique_lock lk(mutex_);
       slot_free_.wait(lk, [&] { return in_flight_ < opt_.max_in_flight || stopping_; });
