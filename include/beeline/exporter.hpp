@@ -57,6 +57,10 @@ class exporter {
   /// waited for what was in flight, up to the shutdown deadline). An asynchronous exporter stops promptly,
   /// settling what is still in flight as failed.
   virtual void shutdown() {}
+  /// Called from the thread shutting the tracer down once its deadline has passed, possibly while the worker
+  /// is inside `export_batch`: stop waiting and settle what is in flight as failed, so `export_batch` returns
+  /// promptly from now on. `shutdown` still follows on the worker.
+  virtual void interrupt() noexcept {}
 };
 
 /// Appends one event as a JSON object (`{"time","samplerate","dataset","data"}`, Honeycomb's event shape plus

@@ -50,8 +50,9 @@ enum class reject_reason : std::uint8_t {
 inline constexpr std::size_t reject_reason_count = 6;
 
 /// Process-wide counts of rejected header values, per format and reason. Also counted, though the header is
-/// still accepted: an invalid W3C `tracestate` dropped (`w3c`, `malformed`), a Honeycomb context that is
-/// valid JSON but not an object, whose fields are dropped (`honeycomb`, `invalid_json`).
+/// still accepted: an invalid W3C `tracestate` dropped (`w3c`, `malformed` or `oversized`), a Honeycomb
+/// context that is valid JSON but not an object, whose fields are dropped (`honeycomb`, `invalid_json`), a
+/// Honeycomb dataset over `max_id_bytes`, dropped (`honeycomb`, `invalid_id`).
 struct rejection_counts {
   std::array<std::array<std::uint64_t, reject_reason_count>, format_count> counts{};
   std::uint64_t of(format f, reject_reason r) const noexcept {
@@ -135,8 +136,9 @@ std::optional<std::string> marshal(const trace_context& ctx, bool propagate_data
 /// `marshal` would give nullopt.
 bool marshal_to(std::string& out, const trace_context& ctx, bool propagate_dataset);
 
-/// Reads a header value. The context's JSON becomes `fields` (keys verbatim, nested values kept as JSON);
-/// the dataset is read only when `propagate_dataset`.
+/// Reads a header value. The context's JSON becomes `fields` (keys verbatim, nested values kept as JSON,
+/// rewritten as JSON.stringify would); the dataset is read only when `propagate_dataset`, and one over
+/// `max_id_bytes` is dropped (counted `invalid_id`) while the ids still hold.
 std::optional<trace_context> unmarshal(std::string_view value, bool propagate_dataset);
 
 propagation::parser_hook parser_hook(bool propagate_dataset);
@@ -173,15 +175,17 @@ void format_traceparent(const traceparent& tp, char (&out)[traceparent_size]) no
 /// duplicate keys).
 bool valid_tracestate(std::string_view value) noexcept;
 
-/// `traceparent` and `tracestate` to a context: ids and flags from `traceparent`; `tracestate` kept verbatim
-/// when valid (an invalid one is dropped and counted, the context is still returned).
+/// `traceparent` and `tracestate` to a context: ids and flags from `traceparent`; of `tracestate`, the valid
+/// members (at most 32, first of a repeated key), trimmed and joined with `,` as OpenTelemetry does; invalid
+/// members are dropped and counted once, and the context is still returned. A `tracestate` over 512 bytes is
+/// dropped whole (counted `oversized`).
 std::optional<trace_context> unmarshal(std::string_view traceparent, std::string_view tracestate = {});
 /// The `traceparent` value (version 00, the context's flags). nullopt unless the trace id is 32 hex digits
 /// and the parent id 16, not all zero (uppercase is written lowercase).
 std::optional<std::string> marshal(const trace_context& ctx);
 
 propagation::parser_hook parser_hook();
-/// `traceparent`, and `tracestate` when the context has one.
+/// `traceparent`, and `tracestate` (its valid members, normalized) when the context has one.
 propagation::propagation_hook propagation_hook();
 
 }  // namespace w3c

@@ -17,7 +17,7 @@ struct trace_context {
   std::string dataset;           ///< Honeycomb dataset carried by classic-key propagation; empty if none
   field_list fields;             ///< trace-level fields; keys are used verbatim (no `app.` prefix added)
   std::uint8_t trace_flags = 1;  ///< W3C trace flags (bit 0: sampled)
-  std::string tracestate;        ///< W3C tracestate, verbatim
+  std::string tracestate;  ///< W3C tracestate (normalized as OpenTelemetry does when read by w3c::unmarshal)
 
   friend bool operator==(const trace_context&, const trace_context&) = default;
 };

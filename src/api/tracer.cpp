@@ -421,10 +421,9 @@ void tracer_core::settled(std::size_t exported, std::size_t failed, std::string_
     }
   }
   batches_settled_.fetch_add(1, std::memory_order_acq_rel);
-  try {
-    complete_waiters(false);
-  } catch (...) {
-  }
+  // Flush completions run on the worker (never on the exporter's thread, where a slow one would hold up
+  // every request): wake it to look.
+  if (waiter_count_.load(std::memory_order_acquire) != 0) wake_.notify();
 }
 
 void tracer_core::publish_progress() {
@@ -517,9 +516,12 @@ void tracer_core::run_worker() {
   events.reserve(cfg_.batch_size);
   auto next_send = deadline_after(cfg_.send_interval);
   const auto waiting = [&] { return queue_.enqueue_position() - queue_.dequeue_position(); };
+  std::uint64_t settled_seen = 0;
   const auto must_work = [&] {
     return stop_.load() || flush_target_.load() > processed_.load(std::memory_order_relaxed) ||
-           waiting() >= cfg_.batch_size;
+           waiting() >= cfg_.batch_size ||
+           (waiter_count_.load(std::memory_order_acquire) != 0 &&
+            batches_settled_.load(std::memory_order_acquire) != settled_seen);
   };
   for (;;) {
     for (;;) {
@@ -535,6 +537,7 @@ void tracer_core::run_worker() {
       worker_sleeping_.store(false, std::memory_order_relaxed);
     }
     const bool stopping = stop_.load();
+    settled_seen = batches_settled_.load(std::memory_order_acquire);
     calibrate_clock();
     // Take what is waiting now, not what keeps arriving: under sustained load the loop must come back to
     // publish progress, or a flush would wait for a queue that never empties.
@@ -590,6 +593,14 @@ flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) 
   if (!worker_.joinable()) return {true, 0, 0};
   const beeline::stats before = snapshot();
   const flush_result flushed = flush(timeout);
+  // Past the deadline with work still in flight: the worker may be waiting inside the exporter (for a free
+  // connection, say); tell the exporter to give up so the worker can stop now.
+  if (!flushed.complete) {
+    try {
+      cfg_.exporter->interrupt();
+    } catch (...) {
+    }
+  }
   stop_.store(true);
   wake_.notify();
   worker_.join();

@@ -191,11 +191,24 @@ std::string widen_big_integers(std::string_view text) {
       std::size_t j = i + 1;
       while (j < text.size() && text[j] >= '0' && text[j] <= '9')
         ++j;
-      out.append(text, i, j - i);
       const bool fraction_or_exponent =
           j < text.size() && (text[j] == '.' || text[j] == 'e' || text[j] == 'E');
-      if (!fraction_or_exponent && !fits_64_bits(text.substr(i, j - i))) out.append(".0");
-      i = j;
+      if (!fraction_or_exponent) {
+        out.append(text, i, j - i);
+        if (!fits_64_bits(text.substr(i, j - i))) out.append(".0");
+        i = j;
+        continue;
+      }
+      // A fraction or exponent: beyond a double's range JavaScript reads Infinity, which JSON.stringify
+      // writes as null.
+      std::size_t k = j;
+      while (k < text.size() && ((text[k] >= '0' && text[k] <= '9') || text[k] == '.' || text[k] == 'e' ||
+                                 text[k] == 'E' || text[k] == '+' || text[k] == '-'))
+        ++k;
+      const std::string literal(text.substr(i, k - i));
+      const double d = std::strtod(literal.c_str(), nullptr);
+      out.append(std::isinf(d) ? std::string_view("null") : std::string_view(literal));
+      i = k;
       continue;
     }
     out.push_back(c);
@@ -204,13 +217,77 @@ std::string widen_big_integers(std::string_view text) {
   return out;
 }
 
-bool is_valid_json(std::string_view text) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
+void append_js_json(std::string& out, const simdjson::dom::element& el) {
+  switch (el.type()) {
+    case simdjson::dom::element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      simdjson::dom::array items;
+      if (el.get_array().get(items) != simdjson::SUCCESS) break;
+      for (const simdjson::dom::element item : items) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_js_json(out, item);
+      }
+      out.push_back(']');
+      break;
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      out.push_back('{');
+      bool first = true;
+      simdjson::dom::object members;
+      if (el.get_object().get(members) != simdjson::SUCCESS) break;
+      for (const auto member : members) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(out, member.key);
+        out.push_back(':');
+        append_js_json(out, member.value);
+      }
+      out.push_back('}');
+      break;
+    }
+    case simdjson::dom::element_type::STRING:
+      append_json_string(out, el.get_string().value_unsafe());
+      break;
+    case simdjson::dom::element_type::INT64:
+      append_json_int(out, el.get_int64().value_unsafe());
+      break;
+    case simdjson::dom::element_type::UINT64:
+      fmt::format_to(std::back_inserter(out), "{}", el.get_uint64().value_unsafe());
+      break;
+    case simdjson::dom::element_type::DOUBLE:
+      append_json_double(out, el.get_double().value_unsafe());
+      break;
+    case simdjson::dom::element_type::BOOL:
+      out.append(el.get_bool().value_unsafe() ? "true" : "false");
+      break;
+    case simdjson::dom::element_type::NULL_VALUE:
+      out.append("null");
+      break;
+  }
+}
+
+simdjson::error_code parse_json(simdjson::dom::parser& parser, std::string_view text,
+                                simdjson::dom::element& root) {
   auto err = parser.parse(simdjson::padded_string(text)).get(root);
   if (err == simdjson::NUMBER_ERROR)
     err = parser.parse(simdjson::padded_string(widen_big_integers(text))).get(root);
-  return err == simdjson::SUCCESS;
+  return err;
+}
+
+bool append_js_json(std::string& out, std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parse_json(parser, text, root) != simdjson::SUCCESS) return false;
+  append_js_json(out, root);
+  return true;
+}
+
+bool is_valid_json(std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  return parse_json(parser, text, root) == simdjson::SUCCESS;
 }
 
 void append_rfc3339_utc(std::string& out, std::int64_t unix_ns) {

@@ -2,6 +2,8 @@
 // input.
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,10 +16,20 @@ bool append_json_string(std::string& out, std::string_view s);
 /// notation from 1e-7 to 1e21, `1e+21` style beyond); NaN and infinities become null.
 void append_json_double(std::string& out, double d);
 void append_json_int(std::string& out, std::int64_t i);
-/// `text` with ".0" after every integer literal beyond int64 (negative) or uint64 (positive). simdjson refuses integers beyond 64
-/// bits, which JSON allows and JSON.stringify writes (1e20 is `100000000000000000000`); widened, they read as
-/// the doubles JavaScript would read. Only for text simdjson rejected with NUMBER_ERROR (3.0 reports big integers so).
+/// `text` with ".0" after every integer literal beyond int64 (negative) or uint64 (positive), and `null` for
+/// every number beyond a double's range (JavaScript reads Infinity, which JSON.stringify writes as null).
+/// simdjson refuses integers beyond 64 bits, which JSON allows and JSON.stringify writes (1e20 is
+/// `100000000000000000000`); widened, they read as the doubles JavaScript would read. Only for text simdjson
+/// rejected with NUMBER_ERROR (3.0 reports big integers so).
 std::string widen_big_integers(std::string_view text);
+/// Parses `text` (retrying once with `widen_big_integers` when simdjson refuses a number) into `root`.
+simdjson::error_code parse_json(simdjson::dom::parser& parser, std::string_view text,
+                                simdjson::dom::element& root);
+/// Writes a parsed value compact, as JSON.stringify(JSON.parse(text)) would: numbers in JavaScript's
+/// notation.
+void append_js_json(std::string& out, const simdjson::dom::element& el);
+/// The same from text; false (and nothing written) if `text` is not JSON.
+bool append_js_json(std::string& out, std::string_view text);
 /// Whether `text` is one complete, valid JSON value.
 bool is_valid_json(std::string_view text);
 /// Appends an RFC 3339 UTC timestamp with nanoseconds: 2026-11-26T04:26:14.123456789Z.

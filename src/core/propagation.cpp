@@ -283,25 +283,44 @@ void append_field_json(std::string& out, field_value v) {
     case value_kind::string:
       detail::append_json_string(out, v.as_string());
       break;
-    case value_kind::json: {
-      // Written compact, as JSON.stringify writes a parsed value; text that is not JSON goes as null.
-      const std::string_view text = v.as_string();
-      std::string min(text.size(), '\0');
-      std::size_t len = 0;
-      if (!text.empty() && simdjson::minify(text.data(), text.size(), min.data(), len) == simdjson::SUCCESS &&
-          detail::is_valid_json(std::string_view(min.data(), len)))
-        out.append(min.data(), len);
-      else
-        out.append("null");
+    case value_kind::json:
+      // Written as JSON.stringify(JSON.parse(text)) writes it; text that is not JSON goes as null.
+      if (!detail::append_js_json(out, v.as_string())) out.append("null");
       break;
-    }
   }
+}
+
+// Whether JavaScript treats `key` as an array index ("0" to "4294967294", no leading zeros): such keys come
+// first in an object's key order, ascending, whatever order they were set in.
+bool js_index_key(std::string_view key) noexcept {
+  if (key.empty() || key.size() > 10 || (key.size() > 1 && key[0] == '0')) return false;
+  std::uint64_t v = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v < 4294967295u;
+}
+
+// The fields in JavaScript's key order (what Object.keys and JSON.stringify give for the same object).
+std::vector<const owned_field*> js_key_order(const field_list& fields) {
+  std::vector<const owned_field*> order;
+  order.reserve(fields.size());
+  for (const owned_field& f : fields)
+    if (js_index_key(f.key)) order.push_back(&f);
+  std::sort(order.begin(), order.end(), [](const owned_field* a, const owned_field* b) {
+    return a->key.size() != b->key.size() ? a->key.size() < b->key.size() : a->key < b->key;
+  });
+  for (const owned_field& f : fields)
+    if (!js_index_key(f.key)) order.push_back(&f);
+  return order;
 }
 
 void append_context_json(std::string& out, const field_list& fields) {
   out.push_back('{');
   bool first = true;
-  for (const owned_field& f : fields) {
+  for (const owned_field* fp : js_key_order(fields)) {
+    const owned_field& f = *fp;
     if (!first) out.push_back(',');
     first = false;
     detail::append_json_string(out, f.key);
@@ -326,10 +345,7 @@ enum class json_result { object, not_object, invalid };
 json_result parse_context_json(std::string_view text, field_list& fields) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
-  auto err = parser.parse(simdjson::padded_string(text)).get(root);
-  if (err == simdjson::NUMBER_ERROR)
-    err = parser.parse(simdjson::padded_string(detail::widen_big_integers(text))).get(root);
-  if (err != simdjson::SUCCESS) return json_result::invalid;
+  if (detail::parse_json(parser, text, root) != simdjson::SUCCESS) return json_result::invalid;
   simdjson::dom::object obj;
   if (root.get_object().get(obj) != simdjson::SUCCESS) return json_result::not_object;
   fields.reserve(obj.size());
@@ -356,9 +372,11 @@ json_result parse_context_json(std::string_view text, field_list& fields) {
         set_field(fields, key, value(nullptr));
         break;
       case simdjson::dom::element_type::ARRAY:
-      case simdjson::dom::element_type::OBJECT:
-        set_field(fields, key, value::json(simdjson::minify(el)));
-        break;
+      case simdjson::dom::element_type::OBJECT: {
+        std::string nested;
+        detail::append_js_json(nested, el);
+        set_field(fields, key, value::json(std::move(nested)));
+      } break;
     }
   }
   return json_result::object;
@@ -487,8 +505,11 @@ std::optional<trace_context> unmarshal(std::string_view value, bool propagate_da
     std::string decoded;
     if (!decode_uri_component(dataset, decoded) || has_control(decoded))
       return reject(f, reject_reason::invalid_encoding);
-    if (decoded.size() > max_id_bytes) return reject(f, reject_reason::invalid_id);
-    ctx.dataset = std::move(decoded);
+    if (decoded.size() > max_id_bytes) {
+      reject(f, reject_reason::invalid_id);  // counted; the trace still continues, in this service's dataset
+    } else {
+      ctx.dataset = std::move(decoded);
+    }
   }
   if (!context.empty()) {
     thread_local std::string json;
@@ -725,8 +746,11 @@ propagation::propagation_hook propagation_hook() {
     propagation::header_list out;
     if (auto v = marshal(ctx)) {
       out.emplace_back(std::string(traceparent_header), std::move(*v));
-      if (!ctx.tracestate.empty() && valid_tracestate(ctx.tracestate))
-        out.emplace_back(std::string(tracestate_header), ctx.tracestate);
+      if (!ctx.tracestate.empty()) {  // its valid members, normalized, as OpenTelemetry sends them
+        bool clean = true;
+        std::string state = normalize_tracestate(ctx.tracestate, clean);
+        if (!state.empty()) out.emplace_back(std::string(tracestate_header), std::move(state));
+      }
     }
     return out;
   };
@@ -767,7 +791,8 @@ std::optional<std::string> marshal(const trace_context& ctx) {
   std::string out;
   out.reserve(16 + ctx.trace_id.size() + ctx.parent_id.size());
   out.append("Root=").append(ctx.trace_id).append(";Parent=").append(ctx.parent_id);
-  for (const owned_field& f : ctx.fields) {
+  for (const owned_field* fp : js_key_order(ctx.fields)) {
+    const owned_field& f = *fp;
     const auto v = js_string(f.value.view());
     if (!v || !writable(f.key, true) || !writable(*v, false)) continue;
     out.append(";").append(f.key).append("=").append(*v);
@@ -953,7 +978,9 @@ std::optional<request_ids> from_headers(const propagation::header_view& headers)
 namespace propagation {
 
 std::optional<trace_context> parse_default(const header_view& headers, bool propagate_dataset) {
-  if (const auto hc = headers.get(honeycomb::header)) return honeycomb::unmarshal(*hc, propagate_dataset);
+  // An empty X-Honeycomb-Trace counts as absent, as in the Beeline.
+  if (const auto hc = headers.get(honeycomb::header); hc && !hc->empty())
+    return honeycomb::unmarshal(*hc, propagate_dataset);
   return w3c::parser_hook()(headers);
 }
 

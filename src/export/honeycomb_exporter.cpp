@@ -75,6 +75,7 @@ class honeycomb_exporter final : public http_exporter {
   }
 
   void shutdown() override { client_.shutdown(); }
+  void interrupt() noexcept override { client_.shutdown(); }
 
   http_exporter_stats stats() const override {
     http_exporter_stats s = client_.stats();
@@ -122,8 +123,9 @@ class honeycomb_exporter final : public http_exporter {
         }
       }
     }
-    // A 2xx whose body we cannot read: Honeycomb took the batch; resending would duplicate it.
-    if (!readable) unreadable_.fetch_add(1, std::memory_order_relaxed);
+    // A 2xx whose body we cannot read: Honeycomb took the batch; resending would duplicate it. (A body the
+    // client could not read at all it has counted already.)
+    if (!readable && o.body_complete) unreadable_.fetch_add(1, std::memory_order_relaxed);
     sent_.fetch_add(accepted, std::memory_order_relaxed);
     rejected_.fetch_add(refused, std::memory_order_relaxed);
     settle_.complete(seq, accepted, refused, reason);

@@ -114,7 +114,8 @@ std::optional<http_target> parse_http_url(std::string_view url, std::string& err
     error = "no host in URL '" + std::string(url) + "'";
     return std::nullopt;
   }
-  if (!port.empty() && (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)) {
+  if (!port.empty() && (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+                        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535)) {
     error = "bad port in URL '" + std::string(url) + "'";
     return std::nullopt;
   }
@@ -179,6 +180,9 @@ class http_client::impl {
   }
 
   void shutdown() {
+    // From the shutting-down thread (interrupt) and then the worker (shutdown): the second waits for the
+    // first.
+    std::lock_guard once(shutdown_mutex_);
     {
       std::lock_guard lk(mutex_);
       if (stopping_ && !thread_.joinable()) return;
@@ -328,7 +332,9 @@ class http_client::impl {
     beast::flat_buffer buffer(16 * 1024 + opt_.max_response_bytes);
     http::response_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
-    parser.body_limit(opt_.max_response_bytes);
+    // No body limit yet: Beast would check a Content-Length against it while reading the header and fail
+    // before we learn the status.
+    parser.body_limit(boost::none);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, nothrow);
     if (hec) {
       a.error = "reading the response: " + hec.message();
@@ -339,6 +345,13 @@ class http_client::impl {
     a.status = static_cast<int>(parser.get().result_int());
     if (const auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
       a.retry_after = parse_retry_after(std::string_view(it->value().data(), it->value().size()));
+    if (const auto length = parser.content_length(); length && *length > opt_.max_response_bytes) {
+      a.error = "response body of " + std::to_string(*length) + " bytes, over " +
+                std::to_string(opt_.max_response_bytes);
+      bad_responses_.fetch_add(1, std::memory_order_relaxed);
+      co_return;  // not read; the connection is closed
+    }
+    parser.body_limit(opt_.max_response_bytes);
     auto [bec, bn] = co_await http::async_read(stream, buffer, parser, nothrow);
     if (bec) {
       a.error = "reading the response body: " + bec.message();
@@ -509,6 +522,7 @@ class http_client::impl {
   std::set<asio::steady_timer*> timers_;
   std::set<tcp::resolver*> resolvers_;
 
+  std::mutex shutdown_mutex_;
   std::mutex mutex_;
   std::condition_variable slot_free_;
   std::size_t in_flight_ = 0;  // guarded by mutex_
