@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cmath>
 #include <ctime>
 
@@ -147,7 +150,9 @@ void append_json_double(std::string& out, double d) {
 }
 
 void append_json_int(std::string& out, std::int64_t i) {
-  fmt::format_to(std::back_inserter(out), "{}", i);
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, i);
+  out.append(buf, static_cast<std::size_t>(res.ptr - buf));
 }
 
 namespace {
@@ -297,11 +302,28 @@ void append_rfc3339_utc(std::string& out, std::int64_t unix_ns) {
     nanos += 1'000'000'000;
     --secs;
   }
-  const std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos);
+  // Spans of one batch mostly share their second: the date and time are formatted once per second per thread.
+  thread_local std::int64_t cached_secs = INT64_MIN;
+  thread_local char prefix[32];
+  thread_local std::size_t prefix_len = 0;
+  if (secs != cached_secs) {
+    const std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    const auto r =
+        fmt::format_to_n(prefix, sizeof prefix, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    prefix_len = std::min(r.size, sizeof prefix);
+    cached_secs = secs;
+  }
+  char digits[10];
+  for (int k = 8; k >= 0; --k) {
+    digits[k] = static_cast<char>('0' + nanos % 10);
+    nanos /= 10;
+  }
+  digits[9] = 'Z';
+  out.append(prefix, prefix_len);
+  out.append(digits, 10);
 }
 
 }  // namespace beeline::detail
