@@ -115,8 +115,8 @@ using parser_hook = std::function<std::optional<trace_context>(const header_view
 /// Makes the propagation headers for an outgoing request from the current trace context.
 using propagation_hook = std::function<header_list(const trace_context&)>;
 
-/// The Node Beeline's default incoming rule: `X-Honeycomb-Trace` if present, else W3C `traceparent` (with
-/// `tracestate`). `propagate_dataset` as for `honeycomb::unmarshal`.
+/// The Node Beeline's default incoming rule: `X-Honeycomb-Trace` if present and not empty, else W3C
+/// `traceparent` (with `tracestate`). `propagate_dataset` as for `honeycomb::unmarshal`.
 std::optional<trace_context> parse_default(const header_view& headers, bool propagate_dataset);
 
 }  // namespace propagation
@@ -129,8 +129,8 @@ inline constexpr std::string_view header = "X-Honeycomb-Trace";
 /// The header value. The `dataset=` clause is written when `propagate_dataset` (the Beeline sets it for
 /// classic write keys only, see `is_classic_key`) and the dataset is not empty (and is UTF-8 without control
 /// characters, at most `max_id_bytes`: what `unmarshal` accepts). nullopt when an id is empty,
-/// longer than `max_id_bytes`, or contains a character that would break the header (`,` `;` `=`, controls,
-/// non-ASCII).
+/// longer than `max_id_bytes`, or contains a character that would break the header (`,` `;` `=`, spaces,
+/// controls, non-ASCII).
 std::optional<std::string> marshal(const trace_context& ctx, bool propagate_dataset);
 /// Appends the header value to `out` (for callers with a reused buffer); false, and `out` unchanged, when
 /// `marshal` would give nullopt.
@@ -165,14 +165,15 @@ struct traceparent {
 /// The length of a version-00 `traceparent`.
 inline constexpr std::size_t traceparent_size = 55;
 
-/// Parses a `traceparent` as OpenTelemetry JS does (one optional leading or trailing space; version `ff`,
-/// uppercase hex and all-zero ids rejected; a later version may carry more fields after a `-`).
+/// Parses a `traceparent` as OpenTelemetry JS does (one optional leading and one trailing whitespace
+/// character, as JavaScript's `\s`: space, tab, CR, LF, VT, FF; version `ff`, uppercase hex and all-zero ids
+/// rejected; a later version may carry more fields after a `-`).
 std::optional<traceparent> parse_traceparent(std::string_view value) noexcept;
 /// Writes a version-00 `traceparent` into `out`.
 void format_traceparent(const traceparent& tp, char (&out)[traceparent_size]) noexcept;
 
-/// Whether `value` is a valid `tracestate` (at most 32 members, keys and values as the spec's grammar, no
-/// duplicate keys).
+/// Whether `value` is a valid `tracestate` (at most 512 bytes and 32 members, keys and values as the spec's
+/// grammar, no duplicate keys).
 bool valid_tracestate(std::string_view value) noexcept;
 
 /// `traceparent` and `tracestate` to a context: ids and flags from `traceparent`; of `tracestate`, the valid
@@ -196,9 +197,10 @@ namespace aws {
 
 inline constexpr std::string_view header = "X-Amzn-Trace-Id";
 
-/// `Root=<trace id>;Parent=<parent id>` then `;key=value` per string, number or boolean trace field (fields
-/// whose key or value would break the header, and nested values, are left out). nullopt when an id is empty
-/// or unusable.
+/// `Root=<trace id>;Parent=<parent id>` then `;key=value` per string, number, boolean or null (`null`) trace
+/// field. Left out: nested values, fields whose key or value would break the header or not read back (`;`,
+/// `=`, controls, non-ASCII, surrounding spaces, an empty key) and fields named `Root`, `Parent` or `Self`
+/// (any case), which would take the ids over at the next hop. nullopt when an id is empty or unusable.
 std::optional<std::string> marshal(const trace_context& ctx);
 /// Keys `Root`, `Parent`, `Self` (any case): trace id Root; parent Parent, else Self, else Root. Every other
 /// `key=value` becomes a string field, key as written.
@@ -217,7 +219,9 @@ inline constexpr std::string_view header = "X-Amzn-Trace-Id";
 
 /// nullopt unless the trace id is 32 hex digits and the parent id 16, not all zero.
 std::optional<std::string> marshal(const trace_context& ctx);
-/// The trace id becomes the 32 hex digits of Root; `Sampled=1` sets flag bit 0.
+/// The trace id becomes the 32 hex digits of Root, in the case they were written (as OpenTelemetry keeps
+/// them; `w3c::marshal` writes them lowercase); `Sampled=1`, or a missing or deferred (`?`) `Sampled`, sets
+/// bit 0.
 std::optional<trace_context> unmarshal(std::string_view value);
 
 propagation::parser_hook parser_hook();
@@ -236,9 +240,10 @@ struct request_ids {
   friend bool operator==(const request_ids&, const request_ids&) = default;
 };
 
-/// nullopt unless both parts are non-empty, at most `max_id_bytes`, printable ASCII and without `/`.
+/// nullopt unless both parts are non-empty, at most `max_id_bytes`, printable ASCII without spaces and `/`.
 std::optional<std::string> marshal(const request_ids& ids);
-/// `<session>/<request>`; nullopt for anything else (no `/`, an empty part, more than one `/`, controls).
+/// `<session>/<request>`, surrounding whitespace ignored; nullopt for anything else (no `/`, an empty part,
+/// more than one `/`, spaces or controls inside).
 std::optional<request_ids> unmarshal(std::string_view value);
 /// The ids from a request's headers, or nullopt.
 std::optional<request_ids> from_headers(const propagation::header_view& headers);

@@ -173,8 +173,11 @@ bool decode_base64(std::string_view in, std::string& out) {
   while (!in.empty() && in.back() == '=' && in.size() % 4 != 1)
     in.remove_suffix(1);
   if (in.size() % 4 == 1) return false;
-  out.clear();
-  out.reserve(in.size() / 4 * 3 + 2);
+  // Sized once, written through a pointer; the spare capacity is simdjson's padding (parse_context_json).
+  const std::size_t n = in.size() / 4 * 3 + (in.size() % 4 ? in.size() % 4 - 1 : 0);
+  out.reserve(n + simdjson::SIMDJSON_PADDING);
+  out.resize(n);
+  char* w = out.data();
   std::uint32_t acc = 0;
   int bits = 0;
   for (char c : in) {
@@ -184,7 +187,7 @@ bool decode_base64(std::string_view in, std::string& out) {
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+      *w++ = static_cast<char>((acc >> bits) & 0xff);
     }
   }
   return true;
@@ -342,10 +345,15 @@ void set_field(field_list& fields, std::string_view key, value v) {
 
 enum class json_result { object, not_object, invalid };
 
-json_result parse_context_json(std::string_view text, field_list& fields) {
+// `text` must have simdjson::SIMDJSON_PADDING bytes of capacity beyond its size (decode_base64 leaves them).
+json_result parse_context_json(const std::string& text, field_list& fields) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (detail::parse_json(parser, text, root) != simdjson::SUCCESS) return json_result::invalid;
+  auto err =
+      parser.parse(text.data(), text.size(), text.capacity() - text.size() < simdjson::SIMDJSON_PADDING)
+          .get(root);
+  if (err == simdjson::NUMBER_ERROR) err = detail::parse_json(parser, text, root);
+  if (err != simdjson::SUCCESS) return json_result::invalid;
   simdjson::dom::object obj;
   if (root.get_object().get(obj) != simdjson::SUCCESS) return json_result::not_object;
   fields.reserve(obj.size());
@@ -501,12 +509,13 @@ std::optional<trace_context> unmarshal(std::string_view value, bool propagate_da
     return reject(f, reject_reason::invalid_id);
 
   trace_context ctx;
+  bool dataset_dropped = false;
   if (propagate_dataset && has_dataset) {
     std::string decoded;
     if (!decode_uri_component(dataset, decoded) || has_control(decoded))
       return reject(f, reject_reason::invalid_encoding);
     if (decoded.size() > max_id_bytes) {
-      reject(f, reject_reason::invalid_id);  // counted; the trace still continues, in this service's dataset
+      dataset_dropped = true;  // counted once the header is accepted; the trace continues in our dataset
     } else {
       ctx.dataset = std::move(decoded);
     }
@@ -525,6 +534,7 @@ std::optional<trace_context> unmarshal(std::string_view value, bool propagate_da
         return reject(f, reject_reason::invalid_json);
     }
   }
+  if (dataset_dropped) reject(f, reject_reason::invalid_id);
   ctx.trace_id = trace_id;
   ctx.parent_id = parent_id;
   return ctx;
@@ -794,6 +804,8 @@ std::optional<std::string> marshal(const trace_context& ctx) {
   for (const owned_field* fp : js_key_order(ctx.fields)) {
     const owned_field& f = *fp;
     const auto v = js_string(f.value.view());
+    // A field named like an id would take the ids over at the next hop.
+    if (iequals(f.key, "root") || iequals(f.key, "parent") || iequals(f.key, "self")) continue;
     if (!v || !writable(f.key, true) || !writable(*v, false)) continue;
     out.append(";").append(f.key).append("=").append(*v);
   }
@@ -987,4 +999,3 @@ std::optional<trace_context> parse_default(const header_view& headers, bool prop
 }  // namespace propagation
 
 }  // namespace beeline
-// implementation complete
