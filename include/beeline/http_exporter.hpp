@@ -80,4 +80,19 @@ struct honeycomb_exporter_options {
 };
 std::shared_ptr<http_exporter> make_honeycomb_exporter(honeycomb_exporter_options options);
 
+/// OTLP/HTTP with JSON bodies for traces: `POST {endpoint}/v1/traces`, one request per batch, as the OTLP
+/// specification describes it (and OpenTelemetry JS's exporter sends it). A span's fields become typed
+/// attributes (nested JSON as array and key-value list values); `span.kind` (`server`, `client`, `producer`,
+/// `consumer`, `internal`) sets the span kind; `status_code` / `status_message`, or an `error` field (what
+/// `span::record_exception` writes), set the status. Ids that are not hex of the right length (an upstream
+/// AWS or custom id) are mapped to hex deterministically. Partial success responses are counted.
+struct otlp_exporter_options {
+  std::string endpoint = "http://localhost:4318";  ///< `/v1/traces` is appended
+  std::string service_name;        ///< resource `service.name`; empty: the spans' `service.name`
+  std::string service_version;     ///< resource `service.version`, if not empty
+  field_list resource_attributes;  ///< more resource attributes (`deployment.environment`, ...)
+  http_options http;               ///< `http.headers` for API keys; `http.gzip` to compress
+};
+std::shared_ptr<http_exporter> make_otlp_exporter(otlp_exporter_options options);
+
 }  // namespace beeline

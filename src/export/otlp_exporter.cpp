@@ -1,0 +1,398 @@
+// OTLP/HTTP JSON traces (https://opentelemetry.io/docs/specs/otlp/): one ExportTraceServiceRequest per batch,
+// one resource and one scope, a span per event.
+#include <beeline/http_exporter.hpp>
+
+#include "core/json.hpp"
+#include "export/http_client.hpp"
+#include "export/otlp_json.hpp"
+#include "export/settle_queue.hpp"
+
+#include <simdjson.h>
+
+#include <atomic>
+#include <stdexcept>
+
+namespace beeline {
+namespace detail {
+namespace {
+
+bool is_hex(std::string_view s) noexcept {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  return true;
+}
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) noexcept {
+  std::uint64_t h = seed;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+void append_hex64(std::string& out, std::uint64_t v) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4)
+    out.push_back(hex[(v >> shift) & 15]);
+}
+
+void append_lower(std::string& out, std::string_view s) {
+  for (char c : s)
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+}
+
+// OTLP wants 16-byte trace ids and 8-byte span ids in hex. Ours are; an upstream id in another form is
+// mapped: an X-Ray root (1-<8 hex>-<24 hex>) to its 32 digits, anything else to a hash of it (stable, so
+// every span of the trace gets the same id).
+void append_trace_id(std::string& out, std::string_view id) {
+  if (id.size() == 32 && is_hex(id)) return append_lower(out, id);
+  if (id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' && is_hex(id.substr(2, 8)) &&
+      is_hex(id.substr(11))) {
+    append_lower(out, id.substr(2, 8));
+    return append_lower(out, id.substr(11));
+  }
+  append_hex64(out, fnv1a(id, 0xcbf29ce484222325ull));
+  append_hex64(out, fnv1a(id, 0x84222325cbf29ce4ull));
+}
+
+void append_span_id(std::string& out, std::string_view id) {
+  if (id.size() == 16 && is_hex(id)) return append_lower(out, id);
+  append_hex64(out, fnv1a(id, 0xcbf29ce484222325ull));
+}
+
+void append_any_json(std::string& out, const simdjson::dom::element& el);
+
+void append_key_value(std::string& out, std::string_view key) {
+  out.append("{\"key\":");
+  append_json_string(out, key);
+  out.append(",\"value\":");
+}
+
+// A parsed JSON value as an OTLP AnyValue.
+void append_any_json(std::string& out, const simdjson::dom::element& el) {
+  switch (el.type()) {
+    case simdjson::dom::element_type::ARRAY: {
+      out.append("{\"arrayValue\":{\"values\":[");
+      simdjson::dom::array items;
+      if (el.get_array().get(items) == simdjson::SUCCESS) {
+        bool first = true;
+        for (const simdjson::dom::element item : items) {
+          if (!first) out.push_back(',');
+          first = false;
+          append_any_json(out, item);
+        }
+      }
+      out.append("]}}");
+      break;
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      out.append("{\"kvlistValue\":{\"values\":[");
+      simdjson::dom::object members;
+      if (el.get_object().get(members) == simdjson::SUCCESS) {
+        bool first = true;
+        for (const auto member : members) {
+          if (!first) out.push_back(',');
+          first = false;
+          append_key_value(out, member.key);
+          append_any_json(out, member.value);
+          out.push_back('}');
+        }
+      }
+      out.append("]}}");
+      break;
+    }
+    case simdjson::dom::element_type::STRING:
+      out.append("{\"stringValue\":");
+      append_json_string(out, el.get_string().value_unsafe());
+      out.push_back('}');
+      break;
+    case simdjson::dom::element_type::INT64:
+      out.append("{\"intValue\":\"");
+      append_json_int(out, el.get_int64().value_unsafe());
+      out.append("\"}");
+      break;
+    case simdjson::dom::element_type::UINT64:
+    case simdjson::dom::element_type::DOUBLE:
+      out.append("{\"doubleValue\":");
+      append_json_double(out, el.get_double().value_unsafe());
+      out.push_back('}');
+      break;
+    case simdjson::dom::element_type::BOOL:
+      out.append(el.get_bool().value_unsafe() ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
+      break;
+    case simdjson::dom::element_type::NULL_VALUE:
+      out.append("{}");  // an empty AnyValue
+      break;
+  }
+}
+
+}  // namespace
+
+bool append_otlp_value(std::string& out, field_value v) {
+  switch (v.kind()) {
+    case value_kind::null:
+      return false;  // attributes have no null; the key is left out
+    case value_kind::boolean:
+      out.append(v.as_bool() ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
+      return true;
+    case value_kind::integer:
+      // The protobuf JSON mapping writes 64-bit integers as strings.
+      out.append("{\"intValue\":\"");
+      append_json_int(out, v.as_int());
+      out.append("\"}");
+      return true;
+    case value_kind::floating:
+      out.append("{\"doubleValue\":");
+      append_json_double(out, v.as_double());
+      out.push_back('}');
+      return true;
+    case value_kind::string:
+      out.append("{\"stringValue\":");
+      append_json_string(out, v.as_string());
+      out.push_back('}');
+      return true;
+    case value_kind::json: {
+      thread_local simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      if (parse_json(parser, v.as_string(), root) != simdjson::SUCCESS) return false;
+      append_any_json(out, root);
+      return true;
+    }
+  }
+  return false;
+}
+
+int otlp_span_kind(std::string_view kind) noexcept {
+  const auto is = [&](std::string_view name) {
+    if (kind.size() != name.size()) return false;
+    for (std::size_t i = 0; i < kind.size(); ++i) {
+      const char c = kind[i] >= 'A' && kind[i] <= 'Z' ? static_cast<char>(kind[i] - 'A' + 'a') : kind[i];
+      if (c != name[i]) return false;
+    }
+    return true;
+  };
+  if (is("server")) return 2;
+  if (is("client")) return 3;
+  if (is("producer")) return 4;
+  if (is("consumer")) return 5;
+  return 1;  // internal
+}
+
+namespace {
+
+// Fields that are not attributes: they are the span's name, kind or status, or the resource's.
+bool reserved_for_otlp(std::string_view key) noexcept {
+  return key == "name" || key == "span.kind" || key == "status_code" || key == "status_message" ||
+         key == "service_name" || key == "service.name" || key == "meta.beeline_version" ||
+         key == "meta.local_hostname";
+}
+
+}  // namespace
+
+void append_otlp_span(std::string& out, const event& ev) {
+  out.append("{\"traceId\":\"");
+  append_trace_id(out, ev.trace_id());
+  out.append("\",\"spanId\":\"");
+  append_span_id(out, ev.span_id());
+  out.push_back('"');
+  if (const std::string_view parent = ev.parent_id(); !parent.empty()) {
+    out.append(",\"parentSpanId\":\"");
+    append_span_id(out, parent);
+    out.push_back('"');
+  }
+  out.append(",\"name\":");
+  append_json_string(out, ev.name());
+  int kind = 1;
+  if (const auto k = ev.get("span.kind"); k && k->kind() == value_kind::string)
+    kind = otlp_span_kind(k->as_string());
+  out.append(",\"kind\":");
+  append_json_int(out, kind);
+  const auto start = std::chrono::duration_cast<std::chrono::nanoseconds>(ev.timestamp().time_since_epoch());
+  out.append(",\"startTimeUnixNano\":\"");
+  append_json_int(out, start.count());
+  out.append("\",\"endTimeUnixNano\":\"");
+  append_json_int(out, (start + ev.duration()).count());
+  out.append("\",\"attributes\":[");
+  bool first = true;
+  for (std::size_t i = 0; i < ev.field_count(); ++i) {
+    const field f = ev.field_at(i);
+    if (reserved_for_otlp(f.key)) continue;
+    const std::size_t mark = out.size();
+    if (!first) out.push_back(',');
+    append_key_value(out, f.key);
+    if (!append_otlp_value(out, f.value)) {
+      out.resize(mark);
+      continue;
+    }
+    out.push_back('}');
+    first = false;
+  }
+  out.append("],\"droppedAttributesCount\":0,\"events\":[],\"droppedEventsCount\":0,\"status\":{\"code\":");
+  // Status: explicit fields first, else an error recorded on the span.
+  int code = 0;
+  std::string_view message;
+  if (const auto c = ev.get("status_code");
+      c && c->kind() == value_kind::integer && c->as_int() >= 0 && c->as_int() <= 2) {
+    code = static_cast<int>(c->as_int());
+    if (const auto m = ev.get("status_message"); m && m->kind() == value_kind::string)
+      message = m->as_string();
+  } else if (const auto e = ev.get("error"); e && !e->is_null()) {
+    code = 2;
+    if (const auto d = ev.get("error_detail"); d && d->kind() == value_kind::string)
+      message = d->as_string();
+    else if (e->kind() == value_kind::string)
+      message = e->as_string();
+  }
+  append_json_int(out, code);
+  if (!message.empty()) {
+    out.append(",\"message\":");
+    append_json_string(out, message);
+  }
+  out.append("},\"links\":[],\"droppedLinksCount\":0}");
+}
+
+void append_otlp_request(std::string& out, std::span<const event> batch,
+                         std::string_view resource_attributes) {
+  out.append("{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+  out.append(resource_attributes);
+  out.append(
+      "],\"droppedAttributesCount\":0},\"scopeSpans\":[{\"scope\":{\"name\":\"beeline-cpp\",\"version\":\"");
+  out.append(BEELINE_VERSION_STRING);
+  out.append("\"},\"spans\":[");
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (i) out.push_back(',');
+    append_otlp_span(out, batch[i]);
+  }
+  out.append("]}]}]}");
+}
+
+std::string otlp_resource_attributes(std::string_view service_name, std::string_view service_version,
+                                     const field_list& extra, std::string_view host_name) {
+  std::string out;
+  const auto add = [&](std::string_view key, field_value v) {
+    const std::size_t mark = out.size();
+    if (!out.empty()) out.push_back(',');
+    append_key_value(out, key);
+    if (!append_otlp_value(out, v)) {
+      out.resize(mark);
+      return;
+    }
+    out.push_back('}');
+  };
+  add("service.name", service_name);
+  add("telemetry.sdk.language", "cpp");
+  add("telemetry.sdk.name", "beeline-cpp");
+  add("telemetry.sdk.version", BEELINE_VERSION_STRING);
+  if (!service_version.empty()) add("service.version", service_version);
+  if (!host_name.empty()) add("host.name", host_name);
+  for (const owned_field& f : extra)
+    add(f.key, f.value.view());
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+class otlp_exporter final : public http_exporter {
+ public:
+  otlp_exporter(detail::http_target target, otlp_exporter_options options)
+      : options_(std::move(options)),
+        client_(std::move(target), options_.http, "beeline-cpp/" BEELINE_VERSION_STRING) {}
+
+  ~otlp_exporter() override { client_.shutdown(); }
+
+  void start(export_listener& listener) override { settle_.start(listener); }
+
+  export_result export_batch(std::span<const event> batch) override {
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    if (resource_.empty()) {  // the resource is fixed by the first batch (one tracer, one service)
+      std::string service = options_.service_name;
+      std::string host;
+      if (const auto s = batch.front().get("service.name");
+          service.empty() && s && s->kind() == value_kind::string)
+        service = s->as_string();
+      if (const auto h = batch.front().get("meta.local_hostname"); h && h->kind() == value_kind::string)
+        host = h->as_string();
+      resource_ = detail::otlp_resource_attributes(service, options_.service_version,
+                                                   options_.resource_attributes, host);
+    }
+    detail::http_request req;
+    req.path = "/v1/traces";
+    req.headers = {{"Content-Type", "application/json"}};
+    req.body.reserve(batch.size() * 700 + resource_.size() + 128);
+    detail::append_otlp_request(req.body, batch, resource_);
+    const std::uint64_t seq = settle_.open(1);
+    const std::size_t n = batch.size();
+    client_.submit(std::move(req), [this, seq, n](detail::http_outcome o) { settle_response(seq, n, o); });
+    return {0, 0, {}, batch.size()};
+  }
+
+  void shutdown() override { client_.shutdown(); }
+  void interrupt() noexcept override { client_.shutdown(); }
+
+  http_exporter_stats stats() const override {
+    http_exporter_stats s = client_.stats();
+    s.batches = batches_.load(std::memory_order_relaxed);
+    s.events_sent = sent_.load(std::memory_order_relaxed);
+    s.events_rejected = rejected_.load(std::memory_order_relaxed);
+    s.events_failed = failed_.load(std::memory_order_relaxed);
+    return s;
+  }
+
+ private:
+  // `{"partialSuccess":{"rejectedSpans":N,"errorMessage":"..."}}` on a 2xx: those spans were refused.
+  void settle_response(std::uint64_t seq, std::size_t n, const detail::http_outcome& o) {
+    if (!o.delivered) {
+      failed_.fetch_add(n, std::memory_order_relaxed);
+      settle_.complete(seq, 0, n, o.error);
+      return;
+    }
+    std::size_t refused = 0;
+    std::string reason;
+    if (o.body_complete && !o.body.empty()) {
+      thread_local simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      if (parser.parse(simdjson::padded_string(o.body)).get(root) == simdjson::SUCCESS) {
+        std::int64_t r = 0;
+        simdjson::dom::element count;
+        // rejectedSpans is an int64: a string in the protobuf JSON mapping, a number from some servers.
+        if (root["partialSuccess"]["rejectedSpans"].get(count) == simdjson::SUCCESS) {
+          std::string_view text;
+          if (count.get_int64().get(r) != simdjson::SUCCESS &&
+              count.get_string().get(text) == simdjson::SUCCESS)
+            r = std::atoll(std::string(text).c_str());
+        }
+        if (r > 0) {
+          refused = std::min<std::size_t>(static_cast<std::size_t>(r), n);
+          std::string_view message;
+          reason = "OTLP partial success: " + std::to_string(refused) + " spans rejected";
+          if (root["partialSuccess"]["errorMessage"].get_string().get(message) == simdjson::SUCCESS &&
+              !message.empty())
+            reason.append(": ").append(message.substr(0, 200));
+        }
+      }
+    }
+    sent_.fetch_add(n - refused, std::memory_order_relaxed);
+    rejected_.fetch_add(refused, std::memory_order_relaxed);
+    settle_.complete(seq, n - refused, refused, reason);
+  }
+
+  otlp_exporter_options options_;
+  std::string resource_;  // worker thread only
+  detail::settle_queue settle_;
+  detail::http_client client_;
+  std::atomic<std::uint64_t> batches_{0}, sent_{0}, rejected_{0}, failed_{0};
+};
+
+}  // namespace
+
+std::shared_ptr<http_exporter> make_otlp_exporter(otlp_exporter_options options) {
+  std::string error;
+  auto target = detail::parse_http_url(options.endpoint, error);
+  if (!target) throw std::invalid_argument("OTLP exporter: " + error);
+  return std::make_shared<otlp_exporter>(std::move(*target), std::move(options));
+}
+
+}  // namespace beeline

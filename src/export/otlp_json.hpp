@@ -1,0 +1,29 @@
+// Private: the OTLP/HTTP JSON encoding of spans (ExportTraceServiceRequest), shared by the OTLP exporter and
+// its tests.
+#pragma once
+
+#include <beeline/event.hpp>
+#include <beeline/value.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace beeline::detail {
+
+/// Appends a field value as an OTLP AnyValue; false (nothing appended) for null and invalid JSON.
+bool append_otlp_value(std::string& out, field_value v);
+/// The OTLP SpanKind for a `span.kind` field value (server, client, producer, consumer; anything else:
+/// internal).
+int otlp_span_kind(std::string_view kind) noexcept;
+/// Appends one span object.
+void append_otlp_span(std::string& out, const event& ev);
+/// Appends a whole request: one resource (its attributes, already encoded), the beeline-cpp scope, the spans.
+void append_otlp_request(std::string& out, std::span<const event> batch,
+                         std::string_view resource_attributes);
+/// The resource's attributes, encoded: service.name, telemetry.sdk.*, then service.version and host.name when
+/// given, then `extra`.
+std::string otlp_resource_attributes(std::string_view service_name, std::string_view service_version,
+                                     const field_list& extra, std::string_view host_name);
+
+}  // namespace beeline::detail
