@@ -13,6 +13,8 @@
 #include <beeline/beeline.hpp>
 #include <beeline/http_exporter.hpp>
 
+#include "export/otlp_json.hpp"
+
 #include <benchmark/benchmark.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -46,19 +48,28 @@ void ten_field_span() {
                  {"cache.hit", false}});
 }
 
+enum class wire { honeycomb, otlp };
+
 // Encodes each batch it receives `repeat` times and keeps the time that took.
 class encode_timer final : public beeline::exporter {
  public:
+  explicit encode_timer(wire w) : wire_(w) {
+    resource_ = beeline::detail::otlp_resource_attributes("bench", "1.0", {}, "host");
+  }
   beeline::export_result export_batch(std::span<const beeline::event> batch) override {
     const auto t0 = std::chrono::steady_clock::now();
     for (int r = 0; r < repeat; ++r) {
       body_.clear();
-      body_.push_back('[');
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (i) body_.push_back(',');
-        beeline::append_event_json(batch[i], body_, false);
+      if (wire_ == wire::otlp) {
+        beeline::detail::append_otlp_request(body_, batch, resource_);
+      } else {
+        body_.push_back('[');
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (i) body_.push_back(',');
+          beeline::append_event_json(batch[i], body_, false);
+        }
+        body_.push_back(']');
       }
-      body_.push_back(']');
       benchmark::DoNotOptimize(body_.data());
     }
     const auto t1 = std::chrono::steady_clock::now();
@@ -73,11 +84,13 @@ class encode_timer final : public beeline::exporter {
   std::atomic<std::size_t> bytes{0};
 
  private:
+  wire wire_;
+  std::string resource_;
   std::string body_;
 };
 
-void encode_honeycomb(benchmark::State& state) {
-  auto timer = std::make_shared<encode_timer>();
+void encode(benchmark::State& state, wire w) {
+  auto timer = std::make_shared<encode_timer>(w);
   beeline::config cfg;
   cfg.service_name = "bench";
   cfg.exporter = timer;
@@ -96,7 +109,14 @@ void encode_honeycomb(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(timer->encoded.load()));
   state.counters["bytes_per_span"] = static_cast<double>(timer->bytes.load());
 }
+void encode_honeycomb(benchmark::State& state) {
+  encode(state, wire::honeycomb);
+}
+void encode_otlp(benchmark::State& state) {
+  encode(state, wire::otlp);
+}
 BENCHMARK(encode_honeycomb)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(encode_otlp)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // A Honeycomb-compatible sink: answers every batch with one 202 status per event, on keep-alive
 // connections, one thread per connection.
