@@ -19,6 +19,28 @@ namespace detail {
 struct span_record;
 }
 
+class event;
+
+/// A span event or a link of a finished span (see `span::add_event`, `span::add_link`).
+class annotation_view {
+ public:
+  annotation_view(const detail::span_record* rec, std::size_t index) noexcept : rec_(rec), index_(index) {}
+  bool is_link() const noexcept;
+  /// The span event's name (empty for a link).
+  std::string_view name() const noexcept;
+  /// When the span event happened (the span's start for a link).
+  std::chrono::system_clock::time_point timestamp() const noexcept;
+  /// The linked span (links only).
+  std::string_view linked_trace_id() const noexcept;
+  std::string_view linked_span_id() const noexcept;
+  std::size_t field_count() const noexcept;
+  field field_at(std::size_t i) const noexcept;
+
+ private:
+  const detail::span_record* rec_;
+  std::size_t index_;
+};
+
 /// A finished span: its identity, timing, and fields (the span's own, the trace-level ones, and the tracer's
 /// global `service_name`, `service.name` and `meta.*` fields). The reserved keys `trace.trace_id`,
 /// `trace.span_id`, `trace.parent_id`, `meta.span_type` and `duration_ms` are read with `get` but are owned
@@ -49,6 +71,9 @@ class event {
   std::size_t field_count() const noexcept;
   field field_at(std::size_t i) const noexcept;
 
+  /// Its span events and links, in the order they were added.
+  std::size_t annotation_count() const noexcept;
+  annotation_view annotation_at(std::size_t i) const noexcept { return {rec_, i}; }
   /// Honeycomb's sample rate: this event stands for `sample_rate` events.
   std::uint32_t sample_rate() const noexcept;
   void set_sample_rate(std::uint32_t rate) noexcept;
@@ -58,6 +83,7 @@ class event {
 
  private:
   friend void append_event_json(const event& ev, std::string& out, bool with_dataset);
+  friend void append_annotation_json(const event& ev, std::size_t i, std::string& out, bool with_dataset);
   detail::span_record* rec_;
 };
 

@@ -67,6 +67,11 @@ class exporter {
 /// the dataset) to `out`, without a newline. `dataset` is left out when `with_dataset` is false, which gives
 /// exactly one element of Honeycomb's batch API body.
 void append_event_json(const event& ev, std::string& out, bool with_dataset = true);
+/// Appends span event or link `i` of `ev` as an event of its own, as Honeycomb's beelines send them: the
+/// tracer's fields and the annotation's, `name` (span events), `trace.trace_id`, `trace.parent_id` (the
+/// span's id), `meta.annotation_type` (`span_event` or `link`), `trace.link.trace_id` and
+/// `trace.link.span_id` (links), `duration_ms` 0; time is the span event's (the span's start for a link).
+void append_annotation_json(const event& ev, std::size_t i, std::string& out, bool with_dataset = true);
 
 /// Writes one JSON event per line to a file (appending) or, for "" and "-", to stdout. The default exporter
 /// when no write key or endpoint is configured.

@@ -1,6 +1,7 @@
 // Spans and timers: the RAII handles the Beeline API returns.
 #pragma once
 
+#include <beeline/trace_context.hpp>
 #include <beeline/value.hpp>
 
 #include <chrono>
@@ -40,6 +41,16 @@ class span {
   span& remove_context(std::string_view key);
   /// Records an exception: fields `error` (the demangled type) and `error_detail` (`what()`).
   span& record_exception(const std::exception_ptr& e);
+  /// Adds a span event at this moment (OpenTelemetry's span event; Honeycomb shows it as an annotation on the
+  /// span, `meta.annotation_type: span_event`). Events per span are bounded like fields.
+  span& add_event(std::string_view name, fields f = {});
+  /// Links this span to another span, of this trace or another (`meta.annotation_type: link` in Honeycomb,
+  /// a span link in OTLP).
+  span& add_link(std::string_view trace_id, std::string_view span_id, fields f = {});
+  /// Links to the span a propagated context names (its `trace_id` and `parent_id`).
+  span& add_link(const trace_context& linked, fields f = {}) {
+    return add_link(linked.trace_id, linked.parent_id, f);
+  }
 
   /// Ends the span and hands it to the export queue. Never blocks.
   void finish() noexcept;

@@ -44,6 +44,17 @@ span& span::add_field(std::string_view key, field_value v) {
   return *this;
 }
 
+span& span::add_event(std::string_view name, fields f) {
+  if (rec_) core_of(rec_).annotate(*rec_, false, name, {}, {}, f);
+  return *this;
+}
+
+span& span::add_link(std::string_view trace_id, std::string_view span_id, fields f) {
+  if (rec_ && !trace_id.empty() && !span_id.empty())
+    core_of(rec_).annotate(*rec_, true, {}, trace_id, span_id, f);
+  return *this;
+}
+
 span& span::remove_context(std::string_view key) {
   if (rec_) core_of(rec_).remove(*rec_, key);
   return *this;

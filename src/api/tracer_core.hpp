@@ -65,6 +65,16 @@ class tracer_core final : private beeline::export_listener {
   /// Adds or replaces a field with this tracer's limits.
   void set(span_record& rec, std::string_view key, field_value v) noexcept;
   bool remove(span_record& rec, std::string_view key) noexcept { return remove_field(rec, key, limits_); }
+  /// Adds a span event (now) or a link, with this tracer's limits.
+  void annotate(span_record& rec, bool is_link, std::string_view name, std::string_view trace_id,
+                std::string_view span_id, fields f) noexcept {
+    add_annotation(rec, is_link, name, is_link ? 0 : ticks_now(), trace_id, span_id, f, limits_,
+                   field_counters_);
+  }
+  /// Wall-clock nanoseconds of a tick reading (the worker's calibration).
+  std::int64_t wall_ns(std::uint64_t ticks) const noexcept {
+    return ticks_to_steady_ns(ticks) + wall_offset_ns();
+  }
   /// The index of a field, looked up as `set` stored its key; -1 if absent.
   std::ptrdiff_t find(const span_record& rec, std::string_view key) const noexcept {
     return rec.find(truncate_utf8(key, limits_.max_value_bytes));

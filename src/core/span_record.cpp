@@ -1,5 +1,6 @@
 #include "core/span_record.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace beeline::detail {
@@ -131,6 +132,48 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
 
 }  // namespace
 
+void add_annotation(span_record& r, bool is_link, std::string_view name, std::uint64_t ticks,
+                    std::string_view trace_id, std::string_view span_id, std::initializer_list<field> f,
+                    const field_limits& limits, const field_counters& counters) noexcept {
+  try {
+    name = truncate_utf8(name, std::min(limits.max_value_bytes, arena_room(r, limits)));
+    trace_id = trace_id.substr(0, 256);
+    span_id = span_id.substr(0, 256);
+    if (r.annotations.size() >= limits.max_fields ||
+        name.size() + trace_id.size() + span_id.size() > arena_room(r, limits)) {
+      counters.dropped_fields->fetch_add(1 + f.size(), std::memory_order_relaxed);
+      return;
+    }
+    stored_annotation a;
+    a.is_link = is_link;
+    a.name_off = append(r.arena, name);
+    a.name_len = static_cast<std::uint32_t>(name.size());
+    a.ticks = ticks;
+    a.trace_off = append(r.arena, trace_id);
+    a.trace_len = static_cast<std::uint32_t>(trace_id.size());
+    a.span_off = append(r.arena, span_id);
+    a.span_len = static_cast<std::uint32_t>(span_id.size());
+    a.first_field = static_cast<std::uint32_t>(r.annotation_fields.size());
+    for (const field& fl : f) {
+      if (is_reserved_key(fl.key)) continue;
+      const std::string_view key = truncate_utf8(fl.key, limits.max_value_bytes);
+      if (r.annotation_fields.size() >= limits.max_fields || key.size() > arena_room(r, limits)) {
+        counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      stored_field sf;
+      sf.key_off = append(r.arena, key);
+      sf.key_len = static_cast<std::uint32_t>(key.size());
+      store_value(r, sf, fl.value, limits, counters);
+      r.annotation_fields.push_back(sf);
+      ++a.field_count;
+    }
+    r.annotations.push_back(a);
+  } catch (...) {
+    counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void set_field(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                const field_counters& counters) noexcept {
   set_field_impl(r, key, v, limits, counters, true);
@@ -159,6 +202,8 @@ void reset_record(span_record& r) noexcept {
   // A record that once held a huge span would otherwise pin that memory for ever.
   r.fields.reset(1024);
   r.arena.reset(64 * 1024);
+  r.annotations.reset(64);
+  r.annotation_fields.reset(256);
   r.trace_fields = nullptr;
   r.had_children = false;
   r.globals_set = false;

@@ -54,6 +54,17 @@ struct trace_fields_node {
   std::size_t retained_bytes = 0;  // their key and text bytes (bounded per trace)
 };
 
+/// A span event or a link. Its fields are `annotation_fields[first_field, first_field + field_count)`; its
+/// text is in the record's arena.
+struct stored_annotation {
+  bool is_link = false;
+  std::uint32_t name_off = 0, name_len = 0;    // events: the name
+  std::uint64_t ticks = 0;                     // events: when (tick clock)
+  std::uint32_t trace_off = 0, trace_len = 0;  // links: the linked span's trace id ...
+  std::uint32_t span_off = 0, span_len = 0;    // ... and span id
+  std::uint32_t first_field = 0, field_count = 0;
+};
+
 /// Shared by every span of one trace in this process.
 struct trace_state {
   std::uint32_t pool_index = 0;
@@ -104,6 +115,8 @@ struct span_record {
 
   inline_vector<stored_field, 8> fields;
   inline_vector<char, 384> arena;
+  inline_vector<stored_annotation, 1> annotations;  // span events and links, in the order they were added
+  inline_vector<stored_field, 1> annotation_fields;
 
   // Set at finish.
   const trace_fields_node* trace_fields = nullptr;  // the trace's fields as of this span's finish
@@ -145,6 +158,12 @@ void set_field_if_absent(span_record& r, std::string_view key, field_value v, co
 /// Removes a field; returns whether it was there. Keys are cut as `set_field` cuts them, so an over-long key
 /// finds the field it created.
 bool remove_field(span_record& r, std::string_view key, const field_limits& limits) noexcept;
+/// Adds a span event (`is_link` false: `name`, `ticks`) or a link (`trace_id`, `span_id`) with its fields.
+/// Bounded like fields: at most `limits.max_fields` annotations and as many annotation fields in all, text
+/// within the arena's bound; what does not fit is refused (counted in `dropped_fields`) or cut.
+void add_annotation(span_record& r, bool is_link, std::string_view name, std::uint64_t ticks,
+                    std::string_view trace_id, std::string_view span_id, std::initializer_list<field> f,
+                    const field_limits& limits, const field_counters& counters) noexcept;
 /// Clears a record for reuse, bumping its generation so weak references to the old span go stale.
 void reset_record(span_record& r) noexcept;
 

@@ -12,7 +12,98 @@ void append_key(std::string& out, std::string_view key, bool& valid_utf8) {
   out.push_back(':');
 }
 
+// A field's value as JSON; false if it contained invalid UTF-8 (replaced).
+bool append_value(std::string& out, field_value v, detail::counters& counters) {
+  switch (v.kind()) {
+    case value_kind::null:
+      out.append("null");
+      break;
+    case value_kind::boolean:
+      out.append(v.as_bool() ? "true" : "false");
+      break;
+    case value_kind::integer:
+      detail::append_json_int(out, v.as_int());
+      break;
+    case value_kind::floating:
+      detail::append_json_double(out, v.as_double());
+      break;
+    case value_kind::string:
+      return detail::append_json_string(out, v.as_string());
+    case value_kind::json:
+      if (detail::is_valid_json(v.as_string())) {
+        out.append(v.as_string());
+      } else {
+        counters.invalid_json_values.fetch_add(1, std::memory_order_relaxed);
+        out.append("null");
+      }
+      break;
+  }
+  return true;
+}
+
+void append_globals(std::string& out, const detail::span_record& rec, bool& valid_utf8) {
+  if (rec.globals_set) {  // hooks ran: the tracer's fields are in the record; copy them
+    for (const char* key : {"service_name", "service.name", "meta.local_hostname", "meta.beeline_version"}) {
+      const std::ptrdiff_t at = rec.find(key);
+      if (at < 0) continue;
+      append_key(out, key, valid_utf8);
+      valid_utf8 &=
+          detail::append_json_string(out, rec.value(rec.fields[static_cast<std::size_t>(at)]).as_string());
+      out.push_back(',');
+    }
+    return;
+  }
+  for (const field& g : rec.trace->core->global_fields()) {
+    append_key(out, g.key, valid_utf8);
+    valid_utf8 &= detail::append_json_string(out, g.value.as_string());
+    out.push_back(',');
+  }
+}
+
 }  // namespace
+
+void append_annotation_json(const event& ev, std::size_t i, std::string& out, bool with_dataset) {
+  const detail::span_record& rec = *ev.rec_;
+  detail::counters& counters = rec.trace->core->count();
+  const annotation_view a = ev.annotation_at(i);
+  bool valid_utf8 = true;
+  out.append("{\"time\":\"");
+  detail::append_rfc3339_utc(
+      out, std::chrono::duration_cast<std::chrono::nanoseconds>(a.timestamp().time_since_epoch()).count());
+  out.append("\",\"samplerate\":");
+  detail::append_json_int(out, rec.sample_rate);
+  if (with_dataset) {
+    out.append(",\"dataset\":");
+    valid_utf8 &= detail::append_json_string(out, rec.dataset);
+  }
+  out.append(",\"data\":{");
+  append_globals(out, rec, valid_utf8);
+  for (std::size_t k = 0; k < a.field_count(); ++k) {
+    const field f = a.field_at(k);
+    append_key(out, f.key, valid_utf8);
+    valid_utf8 &= append_value(out, f.value, counters);
+    out.push_back(',');
+  }
+  if (!a.is_link()) {
+    out.append("\"name\":");
+    valid_utf8 &= detail::append_json_string(out, a.name());
+    out.push_back(',');
+  }
+  out.append("\"trace.trace_id\":");
+  valid_utf8 &= detail::append_json_string(out, ev.trace_id());
+  out.append(",\"trace.parent_id\":");
+  detail::append_json_string(out, ev.span_id());
+  if (a.is_link()) {
+    out.append(",\"meta.annotation_type\":\"link\",\"trace.link.trace_id\":");
+    valid_utf8 &= detail::append_json_string(out, a.linked_trace_id());
+    out.append(",\"trace.link.span_id\":");
+    valid_utf8 &= detail::append_json_string(out, a.linked_span_id());
+  } else {
+    out.append(",\"meta.annotation_type\":\"span_event\"");
+  }
+  out.append(",\"duration_ms\":0}}");
+  if (!valid_utf8) counters.invalid_utf8_values.fetch_add(1, std::memory_order_relaxed);
+}
 
 void append_event_json(const event& ev, std::string& out, bool with_dataset) {
   const detail::span_record& rec = *ev.rec_;
@@ -38,32 +129,7 @@ void append_event_json(const event& ev, std::string& out, bool with_dataset) {
   }
   for (const detail::stored_field& f : rec.fields) {
     append_key(out, rec.key(f), valid_utf8);
-    const field_value v = rec.value(f);
-    switch (v.kind()) {
-      case value_kind::null:
-        out.append("null");
-        break;
-      case value_kind::boolean:
-        out.append(v.as_bool() ? "true" : "false");
-        break;
-      case value_kind::integer:
-        detail::append_json_int(out, v.as_int());
-        break;
-      case value_kind::floating:
-        detail::append_json_double(out, v.as_double());
-        break;
-      case value_kind::string:
-        valid_utf8 &= detail::append_json_string(out, v.as_string());
-        break;
-      case value_kind::json:
-        if (detail::is_valid_json(v.as_string())) {
-          out.append(v.as_string());
-        } else {
-          counters.invalid_json_values.fetch_add(1, std::memory_order_relaxed);
-          out.append("null");
-        }
-        break;
-    }
+    valid_utf8 &= append_value(out, rec.value(f), counters);
     out.push_back(',');
   }
   append_key(out, "trace.trace_id", valid_utf8);

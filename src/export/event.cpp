@@ -104,4 +104,43 @@ bool event::dropped() const noexcept {
   return rec_->dropped;
 }
 
+std::size_t event::annotation_count() const noexcept {
+  return rec_->annotations.size();
+}
+
+bool annotation_view::is_link() const noexcept {
+  return rec_->annotations[index_].is_link;
+}
+
+std::string_view annotation_view::name() const noexcept {
+  const detail::stored_annotation& a = rec_->annotations[index_];
+  return {rec_->arena.data() + a.name_off, a.name_len};
+}
+
+std::chrono::system_clock::time_point annotation_view::timestamp() const noexcept {
+  const detail::stored_annotation& a = rec_->annotations[index_];
+  const std::int64_t ns = a.is_link ? rec_->wall_start_ns : rec_->trace->core->wall_ns(a.ticks);
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+std::string_view annotation_view::linked_trace_id() const noexcept {
+  const detail::stored_annotation& a = rec_->annotations[index_];
+  return {rec_->arena.data() + a.trace_off, a.trace_len};
+}
+
+std::string_view annotation_view::linked_span_id() const noexcept {
+  const detail::stored_annotation& a = rec_->annotations[index_];
+  return {rec_->arena.data() + a.span_off, a.span_len};
+}
+
+std::size_t annotation_view::field_count() const noexcept {
+  return rec_->annotations[index_].field_count;
+}
+
+field annotation_view::field_at(std::size_t i) const noexcept {
+  const detail::stored_field& f = rec_->annotation_fields[rec_->annotations[index_].first_field + i];
+  return {rec_->key(f), rec_->value(f)};
+}
+
 }  // namespace beeline

@@ -20,6 +20,10 @@ class jsonl_exporter final : public exporter {
     for (const event& ev : batch) {
       append_event_json(ev, buffer_);
       buffer_.push_back('\n');
+      for (std::size_t i = 0; i < ev.annotation_count(); ++i) {  // span events and links, one line each
+        append_annotation_json(ev, i, buffer_);
+        buffer_.push_back('\n');
+      }
     }
     // One write per batch; a short write loses the batch (we cannot tell which lines landed).
     if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() || std::fflush(file_) != 0) {
@@ -67,6 +71,11 @@ export_result memory_exporter::export_batch(std::span<const event> batch) {
     buffer_.clear();
     append_event_json(ev, buffer_);
     lines_.push_back(buffer_);
+    for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
+      buffer_.clear();
+      append_annotation_json(ev, i, buffer_);
+      lines_.push_back(buffer_);
+    }
   }
   ++batches_;
   return {batch.size(), 0, {}};

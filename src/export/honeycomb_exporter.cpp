@@ -62,14 +62,27 @@ class honeycomb_exporter final : public http_exporter {
       req.path = "/1/batch/" + path_segment(dataset);
       req.headers = {{"X-Honeycomb-Team", write_key_}, {"Content-Type", "application/json"}};
       req.body.reserve(indexes.size() * 512);
+      // Each span, then its span events and links as events of their own; `is_span` maps the response's
+      // per-event statuses back to spans.
+      auto is_span = std::make_shared<std::vector<bool>>();
+      is_span->reserve(indexes.size());
       req.body.push_back('[');
       for (std::size_t k = 0; k < indexes.size(); ++k) {
         if (k) req.body.push_back(',');
-        append_event_json(batch[indexes[k]], req.body, false);
+        const event& ev = batch[indexes[k]];
+        append_event_json(ev, req.body, false);
+        is_span->push_back(true);
+        for (std::size_t a = 0; a < ev.annotation_count(); ++a) {
+          req.body.push_back(',');
+          append_annotation_json(ev, a, req.body, false);
+          is_span->push_back(false);
+        }
       }
       req.body.push_back(']');
       const std::size_t n = indexes.size();
-      client_.submit(std::move(req), [this, seq, n](detail::http_outcome o) { settle_response(seq, n, o); });
+      client_.submit(std::move(req), [this, seq, n, is_span](detail::http_outcome o) {
+        settle_response(seq, n, *is_span, o);
+      });
     }
     return {0, 0, {}, batch.size()};
   }
@@ -81,7 +94,8 @@ class honeycomb_exporter final : public http_exporter {
     http_exporter_stats s = client_.stats();
     s.batches = batches_.load(std::memory_order_relaxed);
     s.events_sent = sent_.load(std::memory_order_relaxed);
-    s.events_rejected = rejected_.load(std::memory_order_relaxed);
+    s.events_rejected =
+        rejected_.load(std::memory_order_relaxed) + annotations_rejected_.load(std::memory_order_relaxed);
     s.events_failed = failed_.load(std::memory_order_relaxed);
     s.bad_responses += unreadable_.load(std::memory_order_relaxed);
     return s;
@@ -89,7 +103,8 @@ class honeycomb_exporter final : public http_exporter {
 
  private:
   // Reads Honeycomb's per-event statuses: `[{"status":202}, {"status":400,"error":"..."}]`, in request order.
-  void settle_response(std::uint64_t seq, std::size_t n, const detail::http_outcome& o) {
+  void settle_response(std::uint64_t seq, std::size_t n, const std::vector<bool>& is_span,
+                       const detail::http_outcome& o) {
     if (!o.delivered) {
       failed_.fetch_add(n, std::memory_order_relaxed);
       settle_.complete(seq, 0, n, o.error);
@@ -106,10 +121,15 @@ class honeycomb_exporter final : public http_exporter {
         readable = true;
         std::size_t i = 0;
         for (simdjson::dom::element entry : statuses) {
-          if (i++ == n) break;
+          if (i == is_span.size()) break;
+          const bool span_entry = is_span[i++];
           std::int64_t status = 0;
           if (entry["status"].get_int64().get(status) != simdjson::SUCCESS) continue;
           if (status >= 200 && status < 300) continue;
+          if (!span_entry) {  // a span event or link refused: counted on the wire, the span itself went
+            annotations_rejected_.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
           --accepted;
           ++refused;
           std::string_view message;
@@ -134,7 +154,8 @@ class honeycomb_exporter final : public http_exporter {
   std::string write_key_;
   detail::settle_queue settle_;
   detail::http_client client_;
-  std::atomic<std::uint64_t> batches_{0}, sent_{0}, rejected_{0}, failed_{0}, unreadable_{0};
+  std::atomic<std::uint64_t> batches_{0}, sent_{0}, rejected_{0}, failed_{0}, unreadable_{0},
+      annotations_rejected_{0};
 };
 
 }  // namespace

@@ -228,7 +228,39 @@ void append_otlp_span(std::string& out, const event& ev) {
     out.push_back('}');
     first = false;
   }
-  out.append("],\"droppedAttributesCount\":0,\"events\":[],\"droppedEventsCount\":0,\"status\":{\"code\":");
+  out.append("],\"droppedAttributesCount\":0,\"events\":[");
+  const auto append_attributes = [&](const annotation_view& a) {
+    out.append("{\"attributes\":[");
+    bool first_attribute = true;
+    for (std::size_t k = 0; k < a.field_count(); ++k) {
+      const field f = a.field_at(k);
+      const std::size_t mark = out.size();
+      if (!first_attribute) out.push_back(',');
+      append_key_value(out, f.key);
+      if (!append_otlp_value(out, f.value)) {
+        out.resize(mark);
+        continue;
+      }
+      out.push_back('}');
+      first_attribute = false;
+    }
+    out.push_back(']');
+  };
+  bool first_annotation = true;
+  for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
+    const annotation_view a = ev.annotation_at(i);
+    if (a.is_link()) continue;
+    if (!first_annotation) out.push_back(',');
+    first_annotation = false;
+    append_attributes(a);
+    out.append(",\"name\":");
+    append_json_string(out, a.name());
+    out.append(",\"timeUnixNano\":\"");
+    append_json_int(
+        out, std::chrono::duration_cast<std::chrono::nanoseconds>(a.timestamp().time_since_epoch()).count());
+    out.append("\",\"droppedAttributesCount\":0}");
+  }
+  out.append("],\"droppedEventsCount\":0,\"status\":{\"code\":");
   // Status: explicit fields first, else an error recorded on the span.
   int code = 0;
   std::string_view message;
@@ -249,7 +281,21 @@ void append_otlp_span(std::string& out, const event& ev) {
     out.append(",\"message\":");
     append_json_string(out, message);
   }
-  out.append("},\"links\":[],\"droppedLinksCount\":0}");
+  out.append("},\"links\":[");
+  first_annotation = true;
+  for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
+    const annotation_view a = ev.annotation_at(i);
+    if (!a.is_link()) continue;
+    if (!first_annotation) out.push_back(',');
+    first_annotation = false;
+    append_attributes(a);
+    out.append(",\"spanId\":\"");
+    append_span_id(out, a.linked_span_id());
+    out.append("\",\"traceId\":\"");
+    append_trace_id(out, a.linked_trace_id());
+    out.append("\",\"droppedAttributesCount\":0}");
+  }
+  out.append("],\"droppedLinksCount\":0}");
 }
 
 void append_otlp_request(std::string& out, std::span<const event> batch,
