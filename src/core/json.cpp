@@ -275,7 +275,11 @@ void append_js_json(std::string& out, const simdjson::dom::element& el) {
 
 simdjson::error_code parse_json(simdjson::dom::parser& parser, std::string_view text,
                                 simdjson::dom::element& root) {
-  auto err = parser.parse(simdjson::padded_string(text)).get(root);
+  // Copied into a per-thread buffer with simdjson's padding (it keeps its capacity: no allocation per value).
+  thread_local std::string padded;
+  padded.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(text);
+  auto err = parser.parse(padded.data(), padded.size(), false).get(root);
   if (err == simdjson::NUMBER_ERROR)
     err = parser.parse(simdjson::padded_string(widen_big_integers(text))).get(root);
   return err;
