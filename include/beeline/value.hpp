@@ -17,7 +17,8 @@
 
 namespace beeline {
 
-/// Marks a string as JSON text (an array, object or any JSON value) to be embedded as-is rather than quoted.
+/// Marks a string as JSON text (an array, object or any JSON value) to be embedded as JSON rather than quoted
+/// (written compact, as JSON.stringify(JSON.parse(text)) would write it).
 /// Invalid JSON is replaced by null on export and counted in `stats::invalid_json_values`.
 struct raw_json {
   std::string_view text;

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 
 namespace beeline::detail {
@@ -290,6 +290,32 @@ bool append_js_json(std::string& out, std::string_view text) {
   simdjson::dom::element root;
   if (parse_json(parser, text, root) != simdjson::SUCCESS) return false;
   append_js_json(out, root);
+  return true;
+}
+
+bool append_json_value(std::string& out, field_value v, bool& invalid_json) {
+  switch (v.kind()) {
+    case value_kind::null:
+      out.append("null");
+      break;
+    case value_kind::boolean:
+      out.append(v.as_bool() ? "true" : "false");
+      break;
+    case value_kind::integer:
+      append_json_int(out, v.as_int());
+      break;
+    case value_kind::floating:
+      append_json_double(out, v.as_double());
+      break;
+    case value_kind::string:
+      return append_json_string(out, v.as_string());
+    case value_kind::json:
+      if (!append_js_json(out, v.as_string())) {
+        invalid_json = true;
+        out.append("null");
+      }
+      break;
+  }
   return true;
 }
 

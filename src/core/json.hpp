@@ -2,6 +2,8 @@
 // input.
 #pragma once
 
+#include <beeline/value.hpp>
+
 #include <simdjson.h>
 
 #include <cstdint>
@@ -30,6 +32,10 @@ simdjson::error_code parse_json(simdjson::dom::parser& parser, std::string_view 
 void append_js_json(std::string& out, const simdjson::dom::element& el);
 /// The same from text; false (and nothing written) if `text` is not JSON.
 bool append_js_json(std::string& out, std::string_view text);
+/// Appends a field value as JSON: nested JSON compact, as JSON.stringify(JSON.parse(text)) writes it, or null
+/// (setting `invalid_json`) if it is not JSON. Returns false if a string held invalid UTF-8 (written as
+/// U+FFFD).
+bool append_json_value(std::string& out, field_value v, bool& invalid_json);
 /// Whether `text` is one complete, valid JSON value.
 bool is_valid_json(std::string_view text);
 /// Appends an RFC 3339 UTC timestamp with nanoseconds: 2026-11-26T04:26:14.123456789Z.

@@ -270,27 +270,9 @@ bool decode_uri_component(std::string_view in, std::string& out) {
 // ---- the Honeycomb context: trace fields as one JSON object ----
 
 void append_field_json(std::string& out, field_value v) {
-  switch (v.kind()) {
-    case value_kind::null:
-      out.append("null");
-      break;
-    case value_kind::boolean:
-      out.append(v.as_bool() ? "true" : "false");
-      break;
-    case value_kind::integer:
-      detail::append_json_int(out, v.as_int());
-      break;
-    case value_kind::floating:
-      detail::append_json_double(out, v.as_double());
-      break;
-    case value_kind::string:
-      detail::append_json_string(out, v.as_string());
-      break;
-    case value_kind::json:
-      // Written as JSON.stringify(JSON.parse(text)) writes it; text that is not JSON goes as null.
-      if (!detail::append_js_json(out, v.as_string())) out.append("null");
-      break;
-  }
+  bool invalid_json =
+      false;  // nested text that is not JSON goes as null, as JSON.stringify would never write it
+  detail::append_json_value(out, v, invalid_json);
 }
 
 // Whether JavaScript treats `key` as an array index ("0" to "4294967294", no leading zeros): such keys come
@@ -437,6 +419,29 @@ std::optional<std::string> js_string(field_value v) {
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+namespace {
+
+// The parser and propagation hooks of a format carried in one header.
+template <std::optional<trace_context> (*Unmarshal)(std::string_view)>
+propagation::parser_hook single_header_parser(std::string_view name) {
+  return [name](const propagation::header_view& h) -> std::optional<trace_context> {
+    const auto v = h.get(name);
+    if (!v) return std::nullopt;
+    return Unmarshal(*v);
+  };
+}
+
+template <std::optional<std::string> (*Marshal)(const trace_context&)>
+propagation::propagation_hook single_header_propagation(std::string_view name) {
+  return [name](const trace_context& ctx) {
+    propagation::header_list out;
+    if (auto v = Marshal(ctx)) out.emplace_back(std::string(name), std::move(*v));
+    return out;
+  };
 }
 
 }  // namespace
@@ -845,19 +850,11 @@ std::optional<trace_context> unmarshal(std::string_view value) {
 }
 
 propagation::parser_hook parser_hook() {
-  return [](const propagation::header_view& h) -> std::optional<trace_context> {
-    const auto v = h.get(header);
-    if (!v) return std::nullopt;
-    return unmarshal(*v);
-  };
+  return single_header_parser<unmarshal>(header);
 }
 
 propagation::propagation_hook propagation_hook() {
-  return [](const trace_context& ctx) {
-    propagation::header_list out;
-    if (auto v = marshal(ctx)) out.emplace_back(std::string(header), std::move(*v));
-    return out;
-  };
+  return single_header_propagation<marshal>(header);
 }
 
 }  // namespace aws
@@ -931,19 +928,11 @@ std::optional<trace_context> unmarshal(std::string_view value) {
 }
 
 propagation::parser_hook parser_hook() {
-  return [](const propagation::header_view& h) -> std::optional<trace_context> {
-    const auto v = h.get(header);
-    if (!v) return std::nullopt;
-    return unmarshal(*v);
-  };
+  return single_header_parser<unmarshal>(header);
 }
 
 propagation::propagation_hook propagation_hook() {
-  return [](const trace_context& ctx) {
-    propagation::header_list out;
-    if (auto v = marshal(ctx)) out.emplace_back(std::string(header), std::move(*v));
-    return out;
-  };
+  return single_header_propagation<marshal>(header);
 }
 
 }  // namespace xray

@@ -12,33 +12,12 @@ void append_key(std::string& out, std::string_view key, bool& valid_utf8) {
   out.push_back(':');
 }
 
-// A field's value as JSON; false if it contained invalid UTF-8 (replaced).
+// A field's value as JSON (invalid nested JSON counted); false if it contained invalid UTF-8 (replaced).
 bool append_value(std::string& out, field_value v, detail::counters& counters) {
-  switch (v.kind()) {
-    case value_kind::null:
-      out.append("null");
-      break;
-    case value_kind::boolean:
-      out.append(v.as_bool() ? "true" : "false");
-      break;
-    case value_kind::integer:
-      detail::append_json_int(out, v.as_int());
-      break;
-    case value_kind::floating:
-      detail::append_json_double(out, v.as_double());
-      break;
-    case value_kind::string:
-      return detail::append_json_string(out, v.as_string());
-    case value_kind::json:
-      if (detail::is_valid_json(v.as_string())) {
-        out.append(v.as_string());
-      } else {
-        counters.invalid_json_values.fetch_add(1, std::memory_order_relaxed);
-        out.append("null");
-      }
-      break;
-  }
-  return true;
+  bool invalid_json = false;
+  const bool valid_utf8 = detail::append_json_value(out, v, invalid_json);
+  if (invalid_json) counters.invalid_json_values.fetch_add(1, std::memory_order_relaxed);
+  return valid_utf8;
 }
 
 void append_globals(std::string& out, const detail::span_record& rec, bool& valid_utf8) {
