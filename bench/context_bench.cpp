@@ -29,6 +29,7 @@
 #include <beeline/beeline.hpp>
 
 #include "bench_config.hpp"
+#include "bench_util.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -271,20 +272,6 @@ bool propagation_works() {
   return traced_ok && plain_ok;
 }
 
-double to_ns(double t, benchmark::TimeUnit unit) {
-  switch (unit) {
-    case benchmark::kSecond:
-      return t * 1e9;
-    case benchmark::kMillisecond:
-      return t * 1e6;
-    case benchmark::kMicrosecond:
-      return t * 1e3;
-    case benchmark::kNanosecond:
-      return t;
-  }
-  return t;
-}
-
 // Forwards everything to the display reporter and keeps, per benchmark, the median (or the single run
 // without repetitions) as ns per item; prints the traced/plain table at the end.
 class ratio_reporter : public benchmark::BenchmarkReporter {
@@ -304,8 +291,8 @@ class ratio_reporter : public benchmark::BenchmarkReporter {
       const std::string name = r.run_name.str();
       const auto it = items_per_iteration().find(name);
       if (it == items_per_iteration().end()) continue;
-      results_[name] = {to_ns(r.GetAdjustedRealTime(), r.time_unit) / it->second,
-                        to_ns(r.GetAdjustedCPUTime(), r.time_unit) / it->second, median};
+      results_[name] = {bench::to_ns(r.GetAdjustedRealTime(), r.time_unit) / it->second,
+                        bench::to_ns(r.GetAdjustedCPUTime(), r.time_unit) / it->second, median};
     }
   }
 

@@ -11,6 +11,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include "alloc_counter.hpp"
+#include "bench_util.hpp"
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -20,31 +23,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
@@ -68,10 +46,10 @@ template <class Op>
 void measure(benchmark::State& state, Op&& op) {
   for (int i = 0; i < 1000; ++i)
     benchmark::DoNotOptimize(op());  // warm caches and any thread-local buffer
-  const std::uint64_t before = g_allocations.load(std::memory_order_relaxed);
+  const std::uint64_t before = bench::allocations.load(std::memory_order_relaxed);
   for (auto _ : state)
     benchmark::DoNotOptimize(op());
-  const std::uint64_t allocs = g_allocations.load(std::memory_order_relaxed) - before;
+  const std::uint64_t allocs = bench::allocations.load(std::memory_order_relaxed) - before;
   state.counters["allocs_per_op"] = static_cast<double>(allocs) / static_cast<double>(state.iterations());
 }
 
@@ -196,20 +174,6 @@ void register_benchmarks() {
   });
 }
 
-double to_ns(double t, benchmark::TimeUnit unit) {
-  switch (unit) {
-    case benchmark::kSecond:
-      return t * 1e9;
-    case benchmark::kMillisecond:
-      return t * 1e6;
-    case benchmark::kMicrosecond:
-      return t * 1e3;
-    case benchmark::kNanosecond:
-      return t;
-  }
-  return t;
-}
-
 // Forwards everything to the display reporter and keeps, per benchmark, the median (or the single run without
 // repetitions); prints the table against the targets at the end.
 class target_reporter : public benchmark::BenchmarkReporter {
@@ -228,9 +192,10 @@ class target_reporter : public benchmark::BenchmarkReporter {
       if (!median && !single) continue;
       const auto allocs = r.counters.find("allocs_per_op");
       if (!results_.count(r.run_name.str())) order_.push_back(r.run_name.str());
-      results_[r.run_name.str()] = {
-          to_ns(r.GetAdjustedRealTime(), r.time_unit), to_ns(r.GetAdjustedCPUTime(), r.time_unit),
-          allocs == r.counters.end() ? 0.0 : static_cast<double>(allocs->second), median};
+      results_[r.run_name.str()] = {bench::to_ns(r.GetAdjustedRealTime(), r.time_unit),
+                                    bench::to_ns(r.GetAdjustedCPUTime(), r.time_unit),
+                                    allocs == r.counters.end() ? 0.0 : static_cast<double>(allocs->second),
+                                    median};
     }
   }
 

@@ -9,35 +9,13 @@
 
 #include <benchmark/benchmark.h>
 
+#include "alloc_counter.hpp"
+#include "bench_util.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <new>
-
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
@@ -73,13 +51,13 @@ void BM_span_three_string_fields(benchmark::State& state) {
     one();  // warm the pools and buffers
   tr.flush_sync(std::chrono::seconds(10));
   const std::uint64_t dropped_before = tr.stats().dropped();
-  const std::uint64_t allocs_before = g_allocations.load();
+  const std::uint64_t allocs_before = bench::allocations.load();
   std::uint64_t spans = 0;
   for (auto _ : state) {
     one();
     ++spans;
   }
-  const std::uint64_t allocs = g_allocations.load() - allocs_before;
+  const std::uint64_t allocs = bench::allocations.load() - allocs_before;
   report(state, tr, allocs, spans);
   state.counters["dropped"] = static_cast<double>(tr.stats().dropped() - dropped_before);
 }
@@ -91,13 +69,13 @@ void BM_trace_root_only(benchmark::State& state) {
     beeline::span r = tr.start_trace("warm");
   tr.flush_sync(std::chrono::seconds(10));
   const std::uint64_t dropped_before = tr.stats().dropped();
-  const std::uint64_t allocs_before = g_allocations.load();
+  const std::uint64_t allocs_before = bench::allocations.load();
   std::uint64_t spans = 0;
   for (auto _ : state) {
     beeline::span r = tr.start_trace("request", {{"http.method", "GET"}});
     ++spans;
   }
-  report(state, tr, g_allocations.load() - allocs_before, spans);
+  report(state, tr, bench::allocations.load() - allocs_before, spans);
   state.counters["dropped"] = static_cast<double>(tr.stats().dropped() - dropped_before);
 }
 BENCHMARK(BM_trace_root_only);
