@@ -99,9 +99,12 @@ context_snapshot::~context_snapshot() {
 namespace {
 
 // Task slots: type-stable, recycled, never freed while the process runs (a stale handle reads a live object).
+// Never destroyed either: a static object of the program that holds an executor or a slot handle may be
+// destroyed after this pool would be, and its handle must still find a slot (found by valgrind in
+// context_bench, whose static handles outlived a function-local static pool).
 object_pool<slot, 64, 65536>& slot_pool() noexcept {
-  static object_pool<slot, 64, 65536> pool;
-  return pool;
+  static auto* pool = new object_pool<slot, 64, 65536>;
+  return *pool;
 }
 
 const void* this_thread_token() noexcept {
