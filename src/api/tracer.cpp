@@ -422,8 +422,8 @@ void tracer_core::settled(std::size_t exported, std::size_t failed, std::string_
   }
   batches_settled_.fetch_add(1, std::memory_order_acq_rel);
   // Flush completions run on the worker (never on the exporter's thread, where a slow one would hold up
-  // every request): wake it to look.
-  if (waiter_count_.load(std::memory_order_acquire) != 0) wake_.notify();
+  // every request): wake it to look. A stopping worker waits for settlements too.
+  if (waiter_count_.load(std::memory_order_acquire) != 0 || stop_.load()) wake_.notify();
 }
 
 void tracer_core::publish_progress() {
@@ -560,12 +560,28 @@ void tracer_core::run_worker() {
     if (stopping) break;
     if (popped == 0) std::this_thread::yield();  // a producer is mid-push; give it the core
   }
+  // Batches handed to an asynchronous exporter in the last passes settle before it is shut down, until the
+  // shutdown deadline.
+  while (batches_settled_.load(std::memory_order_acquire) <
+             batches_submitted_.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < stop_deadline_) {
+    const std::uint32_t seen = wake_.prepare();
+    if (batches_settled_.load(std::memory_order_acquire) >=
+        batches_submitted_.load(std::memory_order_acquire))
+      break;
+    wake_.wait_until(seen, stop_deadline_);
+  }
   try {
     cfg_.exporter->shutdown();
   } catch (...) {
     log(log_level::error, "exporter shutdown threw");
   }
   complete_waiters(true);
+  {
+    std::lock_guard lk(worker_exit_mutex_);
+    worker_exited_ = true;
+  }
+  worker_exit_cv_.notify_all();
 }
 
 flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
@@ -592,17 +608,25 @@ flush_result tracer_core::flush(std::chrono::steady_clock::duration timeout) {
 flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) {
   if (!worker_.joinable()) return {true, 0, 0};
   const beeline::stats before = snapshot();
+  const auto deadline = deadline_after(timeout);
   const flush_result flushed = flush(timeout);
-  // Past the deadline with work still in flight: the worker may be waiting inside the exporter (for a free
-  // connection, say); tell the exporter to give up so the worker can stop now.
-  if (!flushed.complete) {
+  // The worker exports what is still queued and waits for what is in flight, until the deadline. Past it (or
+  // if the flush already ran out of time) the exporter is told to give up: the worker may be waiting inside
+  // it, for a free connection say, behind requests that will not end in time.
+  stop_deadline_ = flushed.complete ? deadline : std::chrono::steady_clock::now();
+  stop_.store(true);
+  wake_.notify();
+  bool exited;
+  {
+    std::unique_lock lk(worker_exit_mutex_);
+    exited = worker_exit_cv_.wait_until(lk, deadline, [&] { return worker_exited_; });
+  }
+  if (!exited || !flushed.complete) {
     try {
       cfg_.exporter->interrupt();
     } catch (...) {
     }
   }
-  stop_.store(true);
-  wake_.notify();
   worker_.join();
   stopped_.store(true, std::memory_order_seq_cst);
   // Drain until every reserved position is consumed: a producer that reserved one before `stopped_` was set

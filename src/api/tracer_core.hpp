@@ -147,6 +147,11 @@ class tracer_core final : private beeline::export_listener {
   std::atomic<bool> worker_sleeping_{false};
   std::atomic<std::size_t> flush_target_{0};
   std::atomic<bool> stop_{false};
+  std::chrono::steady_clock::time_point
+      stop_deadline_{};  // written before stop_ is set, read after it is seen
+  std::mutex worker_exit_mutex_;
+  std::condition_variable worker_exit_cv_;
+  bool worker_exited_ = false;  // guarded by worker_exit_mutex_
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> processed_{0};
   struct flush_waiter {

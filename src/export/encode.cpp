@@ -59,6 +59,10 @@ void append_annotation_json(const event& ev, std::size_t i, std::string& out, bo
   append_globals(out, rec, valid_utf8);
   for (std::size_t k = 0; k < a.field_count(); ++k) {
     const field f = a.field_at(k);
+    // Keys this event is written with already (the tracer's, and the annotation's own) are not repeated.
+    if (f.key == "name" || f.key == "meta.annotation_type" || f.key == "service_name" ||
+        f.key == "service.name" || f.key == "meta.local_hostname" || f.key == "meta.beeline_version")
+      continue;
     append_key(out, f.key, valid_utf8);
     valid_utf8 &= append_value(out, f.value, counters);
     out.push_back(',');

@@ -35,6 +35,9 @@ std::string path_segment(std::string_view s) {
 
 class honeycomb_exporter final : public http_exporter {
  public:
+  /// Honeycomb's limit for a batch request is 5 MB; a body reaching this size ends its request.
+  static constexpr std::size_t max_body_bytes = 4'500'000;
+
   honeycomb_exporter(detail::http_target target, honeycomb_exporter_options options)
       : write_key_(std::move(options.write_key)),
         client_(std::move(target), std::move(options.http), "beeline-cpp/" BEELINE_VERSION_STRING) {}
@@ -56,33 +59,55 @@ class honeycomb_exporter final : public http_exporter {
       }
       it->second.push_back(i);
     }
-    const std::uint64_t seq = settle_.open(groups.size());
-    for (const auto& [dataset, indexes] : groups) {
+    // One request per dataset, split where a body would pass Honeycomb's batch size limit. Each span goes
+    // with its span events and links (events of their own); `is_span` maps the response's per-event statuses
+    // back to spans.
+    struct part {
       detail::http_request req;
-      req.path = "/1/batch/" + path_segment(dataset);
-      req.headers = {{"X-Honeycomb-Team", write_key_}, {"Content-Type", "application/json"}};
-      req.body.reserve(indexes.size() * 512);
-      // Each span, then its span events and links as events of their own; `is_span` maps the response's
-      // per-event statuses back to spans.
-      auto is_span = std::make_shared<std::vector<bool>>();
-      is_span->reserve(indexes.size());
-      req.body.push_back('[');
+      std::shared_ptr<std::vector<bool>> is_span = std::make_shared<std::vector<bool>>();
+      std::size_t spans = 0;
+    };
+    std::vector<part> parts;
+    for (const auto& [dataset, indexes] : groups) {
       for (std::size_t k = 0; k < indexes.size(); ++k) {
-        if (k) req.body.push_back(',');
+        if (k == 0 || parts.back().req.body.size() >= max_body_bytes) {
+          if (k) parts.back().req.body.push_back(']');
+          parts.emplace_back();
+          parts.back().req.path = "/1/batch/" + path_segment(dataset);
+          parts.back().req.headers = {{"X-Honeycomb-Team", write_key_}, {"Content-Type", "application/json"}};
+          parts.back().req.body.reserve(std::min<std::size_t>(indexes.size() * 640, max_body_bytes));
+          parts.back().req.body.push_back('[');
+        } else {
+          parts.back().req.body.push_back(',');
+        }
+        part& p = parts.back();
         const event& ev = batch[indexes[k]];
-        append_event_json(ev, req.body, false);
-        is_span->push_back(true);
+        append_event_json(ev, p.req.body, false);
+        p.is_span->push_back(true);
+        ++p.spans;
         for (std::size_t a = 0; a < ev.annotation_count(); ++a) {
-          req.body.push_back(',');
-          append_annotation_json(ev, a, req.body, false);
-          is_span->push_back(false);
+          p.req.body.push_back(',');
+          append_annotation_json(ev, a, p.req.body, false);
+          p.is_span->push_back(false);
         }
       }
-      req.body.push_back(']');
-      const std::size_t n = indexes.size();
-      client_.submit(std::move(req), [this, seq, n, is_span](detail::http_outcome o) {
-        settle_response(seq, n, *is_span, o);
-      });
+      parts.back().req.body.push_back(']');
+    }
+    const std::uint64_t seq = settle_.open(parts.size());
+    std::size_t submitted = 0;
+    try {
+      for (part& p : parts) {
+        const std::size_t n = p.spans;
+        auto is_span = p.is_span;
+        client_.submit(std::move(p.req), [this, seq, n, is_span](detail::http_outcome o) {
+          settle_response(seq, n, *is_span, o);
+        });
+        ++submitted;
+      }
+    } catch (const std::exception& e) {
+      // Out of memory, most likely: the parts not handed over fail, so later batches are not held behind.
+      for (std::size_t i = submitted; i < parts.size(); ++i)
+        settle_.complete(seq, 0, parts[i].spans, e.what());
     }
     return {0, 0, {}, batch.size()};
   }

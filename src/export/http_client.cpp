@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <random>
@@ -41,6 +42,16 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Whether `ec` is the error `want`, by category name and value. Comparing error codes compares their category
+// objects, and a program that also links a separately compiled Asio or Beast has two of each (this file's,
+// inline, and the compiled one's): an end of file from the compiled socket code would not equal this file's
+// eof.
+template <class Enum>
+bool is(const boost::system::error_code& ec, Enum want) noexcept {
+  const boost::system::error_code w = make_error_code(want);
+  return ec.value() == w.value() && std::strcmp(ec.category().name(), w.category().name()) == 0;
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -224,7 +235,11 @@ class http_client::impl {
   struct connection {
     std::unique_ptr<beast::tcp_stream> plain;
     std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::set<connection*>* registry = nullptr;  // the client's open connections, left on destruction
     beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*tls); }
+    ~connection() {
+      if (registry) registry->erase(this);
+    }
   };
   using connection_ptr = std::unique_ptr<connection>;
 
@@ -238,6 +253,7 @@ class http_client::impl {
     std::string error;
     bool on_reused_connection = false;
     bool keep_alive = false;
+    bool stale = false;  // failed the way a kept-alive connection the server closed fails (EOF, reset)
   };
 
   static void close(connection& c) {
@@ -247,7 +263,7 @@ class http_client::impl {
   }
 
   void count_error(const boost::system::error_code& ec) {
-    if (ec == beast::error::timeout)
+    if (is(ec, beast::error::timeout))
       timeouts_.fetch_add(1, std::memory_order_relaxed);
     else
       transport_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -266,9 +282,10 @@ class http_client::impl {
     auto [rec, endpoints] = co_await resolver->async_resolve(target_.host, target_.port, nothrow);
     resolvers_.erase(resolver.get());
     deadline->cancel();
+    if (!rec && stopping()) rec = asio::error::operation_aborted;
     if (rec) {
       error = "resolve " + target_.host + ": " +
-              (rec == asio::error::operation_aborted && !stopping() ? "timed out" : rec.message());
+              (is(rec, asio::error::operation_aborted) && !stopping() ? "timed out" : rec.message());
       co_return nullptr;
     }
     if (target_.tls) {
@@ -277,11 +294,12 @@ class http_client::impl {
       c->plain = std::make_unique<beast::tcp_stream>(ex);
     }
     open_.insert(c.get());
+    c->registry = &open_;
     c->lowest().expires_after(opt_.connect_timeout);
     auto [cec, ep] = co_await c->lowest().async_connect(endpoints, nothrow);
     if (!cec && stopping()) cec = asio::error::operation_aborted;
     if (cec) {
-      error = (cec == beast::error::timeout ? "connect timed out: " : "connect: ") + cec.message();
+      error = (is(cec, beast::error::timeout) ? "connect timed out: " : "connect: ") + cec.message();
       forget(*c);
       co_return nullptr;
     }
@@ -304,10 +322,7 @@ class http_client::impl {
     co_return c;
   }
 
-  void forget(connection& c) {
-    close(c);
-    open_.erase(&c);
-  }
+  void forget(connection& c) { close(c); }
 
   template <class Stream>
   awaitable<void> exchange(Stream& stream, connection& c, const http_request& r, attempt& a) {
@@ -325,6 +340,7 @@ class http_client::impl {
     auto [wec, written] = co_await http::async_write(stream, req, nothrow);
     if (wec) {
       a.error = "write: " + wec.message();
+      a.stale = !is(wec, beast::error::timeout);
       count_error(wec);
       co_return;
     }
@@ -338,6 +354,8 @@ class http_client::impl {
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, nothrow);
     if (hec) {
       a.error = "reading the response: " + hec.message();
+      a.stale = is(hec, http::error::end_of_stream) || is(hec, asio::error::eof) ||
+                is(hec, asio::error::connection_reset) || is(hec, asio::error::broken_pipe);
       count_error(hec);
       co_return;
     }
@@ -355,7 +373,7 @@ class http_client::impl {
     auto [bec, bn] = co_await http::async_read(stream, buffer, parser, nothrow);
     if (bec) {
       a.error = "reading the response body: " + bec.message();
-      if (bec == http::error::body_limit) {
+      if (is(bec, http::error::body_limit)) {
         a.error = "response body over " + std::to_string(opt_.max_response_bytes) + " bytes";
       } else {
         count_error(bec);
@@ -426,11 +444,37 @@ class http_client::impl {
 
   awaitable<void> run(http_request r, std::function<void(http_outcome)> done) {
     http_outcome out;
+    try {
+      co_await attempts(r, out);
+    } catch (const std::exception& e) {  // Beast throws for some bad input (a header over 64 KiB, say)
+      out = http_outcome{};
+      out.error = std::string("request failed: ") + e.what();
+    } catch (...) {
+      out = http_outcome{};
+      out.error = "request failed";
+    }
+    try {
+      done(std::move(out));
+    } catch (...) {
+    }
+    {
+      std::lock_guard lk(mutex_);
+      --in_flight_;
+    }
+    slot_free_.notify_one();
+  }
+
+  // Sends `r`, retrying as the options say; the outcome goes into `out`.
+  awaitable<void> attempts(const http_request& r, http_outcome& out) {
     const auto start = std::chrono::steady_clock::now();
     bool fresh_retry_used = false;
     for (int n = 1;; ++n) {
       if (!setup_error_.empty()) {
         out.error = setup_error_;
+        break;
+      }
+      if (stopping()) {  // started, or resumed, after shutdown began
+        out.error = "exporter shut down";
         break;
       }
       attempt a = co_await attempt_once(r);
@@ -462,7 +506,7 @@ class http_client::impl {
       } else {
         out.error = std::move(a.error);
         // A kept-alive connection the server had closed: not the backend's fault; try once on a new one.
-        if (a.on_reused_connection && !fresh_retry_used) {
+        if (a.on_reused_connection && a.stale && !fresh_retry_used) {
           fresh_retry_used = true;
           --n;
           continue;
@@ -494,15 +538,6 @@ class http_client::impl {
       }
       retries_.fetch_add(1, std::memory_order_relaxed);
     }
-    try {
-      done(std::move(out));
-    } catch (...) {
-    }
-    {
-      std::lock_guard lk(mutex_);
-      --in_flight_;
-    }
-    slot_free_.notify_one();
   }
 
   http_target target_;

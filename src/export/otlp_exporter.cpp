@@ -352,6 +352,7 @@ class otlp_exporter final : public http_exporter {
   void start(export_listener& listener) override { settle_.start(listener); }
 
   export_result export_batch(std::span<const event> batch) override {
+    if (batch.empty()) return {};
     batches_.fetch_add(1, std::memory_order_relaxed);
     if (resource_.empty()) {  // the resource is fixed by the first batch (one tracer, one service)
       std::string service = options_.service_name;
@@ -371,7 +372,11 @@ class otlp_exporter final : public http_exporter {
     detail::append_otlp_request(req.body, batch, resource_);
     const std::uint64_t seq = settle_.open(1);
     const std::size_t n = batch.size();
-    client_.submit(std::move(req), [this, seq, n](detail::http_outcome o) { settle_response(seq, n, o); });
+    try {
+      client_.submit(std::move(req), [this, seq, n](detail::http_outcome o) { settle_response(seq, n, o); });
+    } catch (const std::exception& e) {  // out of memory: fail it, so later batches are not held behind it
+      settle_.complete(seq, 0, n, e.what());
+    }
     return {0, 0, {}, batch.size()};
   }
 
