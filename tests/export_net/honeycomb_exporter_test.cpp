@@ -1386,3 +1386,65 @@ TEST_CASE("libhoney: the batch body and headers match what libhoney 4.3.1 sends 
   // Byte for byte, once the times are cut to libhoney's milliseconds.
   CHECK(times_to_ms(ours.body) == theirs.body);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Found in review
+
+TEST_CASE("honeycomb net: a request Beast refuses to build (a header over 64 KiB) fails its batch, no hang") {
+  loopback_server server;
+  auto o = fast_options(server.url());
+  o.http.headers = {{"X-Big", std::string(70000, 'a')}};
+  net_tracer t(o);
+  t.produce(3);
+  const auto r = t.tracer.flush_sync(5s);
+  CHECK(r.complete);  // settled (as failed), not stuck in flight
+  CHECK(t.tracer.stats().dropped_exporter == 3);
+  CHECK(server.request_count() == 0);
+  const auto start = std::chrono::steady_clock::now();
+  t.tracer.shutdown(2s);
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+}
+
+TEST_CASE("honeycomb net: a batch sent during shutdown is waited for until the deadline, not cut off") {
+  // The first request is answered at once; later ones after 300 ms.
+  std::atomic<int> seen{0};
+  loopback_server server([&](const recorded_request& r) {
+    if (seen++ > 0) std::this_thread::sleep_for(300ms);
+    return reply::honeycomb_ok(r);
+  });
+  net_tracer t(fast_options(server.url()));
+  t.produce(2, "first");
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  t.produce(2, "late");  // queued, not flushed: the worker sends it while stopping
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = t.tracer.shutdown(5s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.complete);
+  CHECK(took < 3s);
+  CHECK(t.tracer.stats().exported == 4);
+  CHECK(t.tracer.stats().dropped_exporter == 0);
+}
+
+TEST_CASE("honeycomb net: shutdown keeps its deadline while the worker waits for a connection") {
+  // One connection; every request after the first hangs for longer than the test may take.
+  std::atomic<int> seen{0};
+  loopback_server server([&](const recorded_request& r) {
+    if (seen++ > 0) return reply::never();
+    return reply::honeycomb_ok(r);
+  });
+  auto o = fast_options(server.url());
+  o.http.max_in_flight = 1;
+  o.http.request_timeout = 10s;
+  beeline::config cfg;
+  cfg.batch_size = 1;  // one span per batch: the worker soon waits for the only connection
+  net_tracer t(o, cfg);
+  t.produce(1, "first");
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  t.produce(3, "stuck");
+  const auto start = std::chrono::steady_clock::now();
+  t.tracer.shutdown(500ms);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  const auto s = t.tracer.stats();
+  CHECK(s.exported == 1);
+  CHECK(s.exported + s.dropped() == 4);
+}
