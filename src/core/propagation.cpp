@@ -57,6 +57,14 @@ bool all_zero(std::string_view s) noexcept {
   return s.find_first_not_of('0') == std::string_view::npos;
 }
 
+// An OpenTelemetry-style id: exactly `n` hex digits (either case), not all zero.
+bool hex_id(std::string_view id, std::size_t n) noexcept {
+  if (id.size() != n || all_zero(id)) return false;
+  for (char c : id)
+    if (!is_hex_any(c)) return false;
+  return true;
+}
+
 // An id as the Beeline formats carry them verbatim: 1..max_id_bytes visible ASCII characters, none of which
 // would end a clause of the header it travels in.
 bool usable_id(std::string_view id, std::string_view forbidden) noexcept {
@@ -726,12 +734,6 @@ std::optional<trace_context> unmarshal(std::string_view traceparent_value, std::
 }
 
 std::optional<std::string> marshal(const trace_context& ctx) {
-  const auto hex_id = [](std::string_view id, std::size_t n) {
-    if (id.size() != n || all_zero(id)) return false;
-    for (char c : id)
-      if (!is_hex_any(c)) return false;
-    return true;
-  };
   if (!hex_id(ctx.trace_id, 32) || !hex_id(ctx.parent_id, 16)) return std::nullopt;
   traceparent tp;
   std::transform(ctx.trace_id.begin(), ctx.trace_id.end(), tp.trace_id.begin(), ascii_lower);
@@ -864,12 +866,6 @@ propagation::propagation_hook propagation_hook() {
 namespace xray {
 
 std::optional<std::string> marshal(const trace_context& ctx) {
-  const auto hex_id = [](std::string_view id, std::size_t n) {
-    if (id.size() != n || all_zero(id)) return false;
-    for (char c : id)
-      if (!is_hex_any(c)) return false;
-    return true;
-  };
   if (!hex_id(ctx.trace_id, 32) || !hex_id(ctx.parent_id, 16)) return std::nullopt;
   std::string out;
   out.reserve(72);
@@ -912,12 +908,6 @@ std::optional<trace_context> unmarshal(std::string_view value) {
   std::string trace_id;
   trace_id.reserve(32);
   trace_id.append(root->substr(2, 8)).append(root->substr(11, 24));
-  const auto hex_id = [](std::string_view id, std::size_t n) {
-    if (id.size() != n || all_zero(id)) return false;
-    for (char c : id)
-      if (!is_hex_any(c)) return false;
-    return true;
-  };
   if (!hex_id(trace_id, 32)) return reject(f, reject_reason::invalid_id);
   if (!parent || !hex_id(*parent, 16)) return reject(f, reject_reason::invalid_id);
   trace_context ctx;
