@@ -2,8 +2,7 @@
 // `{"time","samplerate","data"}`, and a response with one status per event.
 #include <beeline/http_exporter.hpp>
 
-#include "export/http_client.hpp"
-#include "export/settle_queue.hpp"
+#include "export/http_batch_exporter.hpp"
 
 #include <simdjson.h>
 
@@ -33,18 +32,16 @@ std::string path_segment(std::string_view s) {
   return out;
 }
 
-class honeycomb_exporter final : public http_exporter {
+class honeycomb_exporter final : public detail::http_batch_exporter {
  public:
   /// Honeycomb's limit for a batch request is 5 MB; a body reaching this size ends its request.
   static constexpr std::size_t max_body_bytes = 4'500'000;
 
   honeycomb_exporter(detail::http_target target, honeycomb_exporter_options options)
-      : write_key_(std::move(options.write_key)),
-        client_(std::move(target), std::move(options.http), "beeline-cpp/" BEELINE_VERSION_STRING) {}
+      : http_batch_exporter(std::move(target), std::move(options.http)),
+        write_key_(std::move(options.write_key)) {}
 
   ~honeycomb_exporter() override { client_.shutdown(); }
-
-  void start(export_listener& listener) override { settle_.start(listener); }
 
   export_result export_batch(std::span<const event> batch) override {
     batches_.fetch_add(1, std::memory_order_relaxed);
@@ -107,34 +104,16 @@ class honeycomb_exporter final : public http_exporter {
     } catch (const std::exception& e) {
       // Out of memory, most likely: the parts not handed over fail, so later batches are not held behind.
       for (std::size_t i = submitted; i < parts.size(); ++i)
-        settle_.complete(seq, 0, parts[i].spans, e.what());
+        settle_failed(seq, parts[i].spans, e.what());
     }
     return {0, 0, {}, batch.size()};
-  }
-
-  void shutdown() override { client_.shutdown(); }
-  void interrupt() noexcept override { client_.shutdown(); }
-
-  http_exporter_stats stats() const override {
-    http_exporter_stats s = client_.stats();
-    s.batches = batches_.load(std::memory_order_relaxed);
-    s.events_sent = sent_.load(std::memory_order_relaxed);
-    s.events_rejected =
-        rejected_.load(std::memory_order_relaxed) + annotations_rejected_.load(std::memory_order_relaxed);
-    s.events_failed = failed_.load(std::memory_order_relaxed);
-    s.bad_responses += unreadable_.load(std::memory_order_relaxed);
-    return s;
   }
 
  private:
   // Reads Honeycomb's per-event statuses: `[{"status":202}, {"status":400,"error":"..."}]`, in request order.
   void settle_response(std::uint64_t seq, std::size_t n, const std::vector<bool>& is_span,
                        const detail::http_outcome& o) {
-    if (!o.delivered) {
-      failed_.fetch_add(n, std::memory_order_relaxed);
-      settle_.complete(seq, 0, n, o.error);
-      return;
-    }
+    if (!o.delivered) return settle_failed(seq, n, o.error);
     std::size_t accepted = n;
     std::size_t refused = 0;
     std::string reason;
@@ -152,7 +131,7 @@ class honeycomb_exporter final : public http_exporter {
           if (entry["status"].get_int64().get(status) != simdjson::SUCCESS) continue;
           if (status >= 200 && status < 300) continue;
           if (!span_entry) {  // a span event or link refused: counted on the wire, the span itself went
-            annotations_rejected_.fetch_add(1, std::memory_order_relaxed);
+            rejected_.fetch_add(1, std::memory_order_relaxed);
             continue;
           }
           --accepted;
@@ -171,16 +150,10 @@ class honeycomb_exporter final : public http_exporter {
     // A 2xx whose body we cannot read: Honeycomb took the batch; resending would duplicate it. (A body the
     // client could not read at all it has counted already.)
     if (!readable && o.body_complete) unreadable_.fetch_add(1, std::memory_order_relaxed);
-    sent_.fetch_add(accepted, std::memory_order_relaxed);
-    rejected_.fetch_add(refused, std::memory_order_relaxed);
-    settle_.complete(seq, accepted, refused, reason);
+    settle_delivered(seq, accepted, refused, reason);
   }
 
   std::string write_key_;
-  detail::settle_queue settle_;
-  detail::http_client client_;
-  std::atomic<std::uint64_t> batches_{0}, sent_{0}, rejected_{0}, failed_{0}, unreadable_{0},
-      annotations_rejected_{0};
 };
 
 }  // namespace

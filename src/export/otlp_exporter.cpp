@@ -3,9 +3,8 @@
 #include <beeline/http_exporter.hpp>
 
 #include "core/json.hpp"
-#include "export/http_client.hpp"
+#include "export/http_batch_exporter.hpp"
 #include "export/otlp_json.hpp"
-#include "export/settle_queue.hpp"
 
 #include <simdjson.h>
 
@@ -341,15 +340,12 @@ std::string otlp_resource_attributes(std::string_view service_name, std::string_
 
 namespace {
 
-class otlp_exporter final : public http_exporter {
+class otlp_exporter final : public detail::http_batch_exporter {
  public:
   otlp_exporter(detail::http_target target, otlp_exporter_options options)
-      : options_(std::move(options)),
-        client_(std::move(target), options_.http, "beeline-cpp/" BEELINE_VERSION_STRING) {}
+      : http_batch_exporter(std::move(target), options.http), options_(std::move(options)) {}
 
   ~otlp_exporter() override { client_.shutdown(); }
-
-  void start(export_listener& listener) override { settle_.start(listener); }
 
   export_result export_batch(std::span<const event> batch) override {
     if (batch.empty()) return {};
@@ -375,31 +371,15 @@ class otlp_exporter final : public http_exporter {
     try {
       client_.submit(std::move(req), [this, seq, n](detail::http_outcome o) { settle_response(seq, n, o); });
     } catch (const std::exception& e) {  // out of memory: fail it, so later batches are not held behind it
-      settle_.complete(seq, 0, n, e.what());
+      settle_failed(seq, n, e.what());
     }
     return {0, 0, {}, batch.size()};
-  }
-
-  void shutdown() override { client_.shutdown(); }
-  void interrupt() noexcept override { client_.shutdown(); }
-
-  http_exporter_stats stats() const override {
-    http_exporter_stats s = client_.stats();
-    s.batches = batches_.load(std::memory_order_relaxed);
-    s.events_sent = sent_.load(std::memory_order_relaxed);
-    s.events_rejected = rejected_.load(std::memory_order_relaxed);
-    s.events_failed = failed_.load(std::memory_order_relaxed);
-    return s;
   }
 
  private:
   // `{"partialSuccess":{"rejectedSpans":N,"errorMessage":"..."}}` on a 2xx: those spans were refused.
   void settle_response(std::uint64_t seq, std::size_t n, const detail::http_outcome& o) {
-    if (!o.delivered) {
-      failed_.fetch_add(n, std::memory_order_relaxed);
-      settle_.complete(seq, 0, n, o.error);
-      return;
-    }
+    if (!o.delivered) return settle_failed(seq, n, o.error);
     std::size_t refused = 0;
     std::string reason;
     if (o.body_complete && !o.body.empty()) {
@@ -425,16 +405,11 @@ class otlp_exporter final : public http_exporter {
         }
       }
     }
-    sent_.fetch_add(n - refused, std::memory_order_relaxed);
-    rejected_.fetch_add(refused, std::memory_order_relaxed);
-    settle_.complete(seq, n - refused, refused, reason);
+    settle_delivered(seq, n - refused, refused, reason);
   }
 
   otlp_exporter_options options_;
   std::string resource_;  // worker thread only
-  detail::settle_queue settle_;
-  detail::http_client client_;
-  std::atomic<std::uint64_t> batches_{0}, sent_{0}, rejected_{0}, failed_{0};
 };
 
 }  // namespace
