@@ -66,6 +66,27 @@ class exported {
   std::map<std::string, std::string> data_;
 };
 
+/// A JSON value's kind as JavaScript (and Honeycomb) sees it: every number is one kind, "number".
+inline std::string json_kind(simdjson::dom::element e) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64:
+    case simdjson::dom::element_type::DOUBLE:
+      return "number";
+    case simdjson::dom::element_type::STRING:
+      return "string";
+    case simdjson::dom::element_type::BOOL:
+      return "bool";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
+    case simdjson::dom::element_type::ARRAY:
+      return "array";
+    case simdjson::dom::element_type::OBJECT:
+      return "object";
+  }
+  return "?";
+}
+
 /// A tracer exporting into memory, with helpers to flush and read what was exported.
 struct memory_tracer {
   std::shared_ptr<memory_exporter> sink = std::make_shared<memory_exporter>();

@@ -4,6 +4,7 @@
 // recovers every span not counted dropped arrives exactly once. Last, the batch body is compared with what
 // the real libhoney (npm, 4.3.1) sends for the same events.
 #include "export_net/loopback_server.hpp"
+#include "support.hpp"
 
 #include <beeline/http_exporter.hpp>
 #include <beeline/tracer.hpp>
@@ -31,6 +32,7 @@
 
 #include <unistd.h>
 
+using beeline::test::json_kind;
 using beeline::test::loopback_server;
 using beeline::test::recorded_request;
 using beeline::test::reply;
@@ -1152,27 +1154,6 @@ simdjson::dom::object as_object(simdjson::dom::element e) {
   simdjson::dom::object o;
   if (e.get_object().get(o) != simdjson::SUCCESS) throw std::runtime_error("not a JSON object");
   return o;
-}
-
-/// A JSON value's kind as Honeycomb sees it: numbers are one kind (JavaScript has only one).
-std::string json_kind(simdjson::dom::element e) {
-  switch (e.type()) {
-    case simdjson::dom::element_type::ARRAY:
-      return "array";
-    case simdjson::dom::element_type::OBJECT:
-      return "object";
-    case simdjson::dom::element_type::INT64:
-    case simdjson::dom::element_type::UINT64:
-    case simdjson::dom::element_type::DOUBLE:
-      return "number";
-    case simdjson::dom::element_type::STRING:
-      return "string";
-    case simdjson::dom::element_type::BOOL:
-      return "bool";
-    case simdjson::dom::element_type::NULL_VALUE:
-      return "null";
-  }
-  return "?";
 }
 
 /// Compares two JSON values: same kinds, same keys, same values (numbers by value); `path` names mismatches.

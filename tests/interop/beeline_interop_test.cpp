@@ -62,26 +62,6 @@ std::vector<std::string> read_lines(const fs::path& p) {
   return lines;
 }
 
-std::string json_type(simdjson::dom::element e) {
-  switch (e.type()) {
-    case simdjson::dom::element_type::INT64:
-    case simdjson::dom::element_type::UINT64:
-    case simdjson::dom::element_type::DOUBLE:
-      return "number";
-    case simdjson::dom::element_type::STRING:
-      return "string";
-    case simdjson::dom::element_type::BOOL:
-      return "bool";
-    case simdjson::dom::element_type::NULL_VALUE:
-      return "null";
-    case simdjson::dom::element_type::ARRAY:
-      return "array";
-    case simdjson::dom::element_type::OBJECT:
-      return "object";
-  }
-  return "?";
-}
-
 // One event line, Node's (`{"data","samplerate","time"}`) or ours (with `dataset` too).
 struct event_line {
   std::string line;
@@ -103,7 +83,7 @@ struct event_line {
     if (root["data"].get_object().get(data) != simdjson::SUCCESS) FAIL("no data object in " << line);
     for (auto [key, val] : data) {
       raw[std::string(key)] = simdjson::minify(val);
-      type[std::string(key)] = json_type(val);
+      type[std::string(key)] = beeline::test::json_kind(val);
     }
   }
 
