@@ -106,8 +106,8 @@ std::optional<trace_context> get_trace_context();
 /// `config::http_trace_parser_hook`); pass it to `start_trace` to continue the upstream trace. Works on any
 /// header container: a Beast request or `http::fields`, a map, a vector of pairs.
 std::optional<trace_context> parse_trace_context(const propagation::header_view& headers);
-/// The headers an outgoing request should carry for the current span, through the configured propagation
-/// hook; empty outside a trace.
+/// The headers an outgoing request should carry for the current span, through the propagation hook of the
+/// tracer the current trace belongs to; empty outside a trace.
 propagation::header_list propagation_headers();
 
 /// `flush` for synchronous code: waits until every span finished before the call was exported or dropped, or

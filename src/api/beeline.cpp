@@ -229,10 +229,12 @@ std::optional<trace_context> parse_trace_context(const propagation::header_view&
 }
 
 propagation::header_list propagation_headers() {
-  auto t = global.load(std::memory_order_acquire);
+  // The hook of the tracer the current trace belongs to (it may not be the global one).
+  const detail::trace_state* trace = detail::current_trace(detail::current_slot());
+  if (!trace) return {};
   const auto ctx = get_trace_context();
-  if (!t || !ctx) return {};
-  return t->propagation_headers(*ctx);
+  if (!ctx) return {};
+  return detail::propagation_headers_of(*trace->core, *ctx);
 }
 
 flush_result flush_sync(std::chrono::steady_clock::duration timeout) {

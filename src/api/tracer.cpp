@@ -704,19 +704,25 @@ std::optional<trace_context> tracer::parse_trace_context(const propagation::head
   return std::nullopt;
 }
 
-propagation::header_list tracer::propagation_headers(const trace_context& ctx) const {
-  const config& cfg = core_->settings();
+namespace detail {
+propagation::header_list propagation_headers_of(const tracer_core& core, const trace_context& ctx) {
+  const config& cfg = core.settings();
   if (cfg.http_trace_propagation_hook) {
     try {
       return cfg.http_trace_propagation_hook(ctx);
     } catch (const std::exception& e) {
-      core_->log(log_level::warning,
-                 fmt::format("http_trace_propagation_hook threw: {}; sending X-Honeycomb-Trace", e.what()));
+      core.log(log_level::warning,
+               fmt::format("http_trace_propagation_hook threw: {}; sending X-Honeycomb-Trace", e.what()));
     } catch (...) {
-      core_->log(log_level::warning, "http_trace_propagation_hook threw; sending X-Honeycomb-Trace");
+      core.log(log_level::warning, "http_trace_propagation_hook threw; sending X-Honeycomb-Trace");
     }
   }
-  return honeycomb::propagation_hook(propagates_dataset())(ctx);
+  return honeycomb::propagation_hook(is_classic_key(cfg.write_key))(ctx);
+}
+}  // namespace detail
+
+propagation::header_list tracer::propagation_headers(const trace_context& ctx) const {
+  return detail::propagation_headers_of(*core_, ctx);
 }
 
 std::string_view tracer::dataset() const noexcept {

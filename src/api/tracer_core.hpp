@@ -174,4 +174,8 @@ class tracer_core final : private beeline::export_listener {
   std::thread worker_;
 };
 
+/// The headers an outgoing request carries for `ctx`, through `core`'s propagation hook (a hook that throws
+/// is logged and falls back to `X-Honeycomb-Trace`, as in the Beeline).
+propagation::header_list propagation_headers_of(const tracer_core& core, const trace_context& ctx);
+
 }  // namespace beeline::detail

@@ -1,0 +1,300 @@
+// Tracing Boost.Beast HTTP: one trace per incoming request, a child span per outgoing request.
+//
+// Server side, `server_span` is the trace of one request: made from the request's header, it continues the
+// upstream trace through the tracer's parser hook and names its fields as the Node Beeline's HTTP
+// instrumentation does (`request.method`, `request.path`, `response.status_code`, ...). Made inside a task
+// (a session spawned with `beeline::spawn`), its root is the current span of that task until it is finished,
+// so every span the handler starts is a child. <beeline/asio/http_server.hpp> has the whole session loop and
+// a server with graceful shutdown on top of it.
+//
+// Client side, `send` writes a request and reads the response inside a child span of the current span, and
+// adds the propagation hook's headers (`inject`) so the next service continues the trace.
+#pragma once
+
+#include <beeline/asio/coro.hpp>
+#include <beeline/beeline.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/config.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace beeline::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+/// How incoming requests are traced.
+struct server_options {
+  /// The tracer requests are traced on; null: the global tracer (nothing is traced before `init`).
+  beeline::tracer* tracer = nullptr;
+  /// The root span's name (the Node Beeline's express instrumentation says "request").
+  std::string span_name = "request";
+  /// Whether the connection is TLS (`request.secure`, `request.scheme`).
+  bool secure = false;
+};
+
+namespace detail {
+
+/// "HTTP/1.1" for Beast's version number 11.
+inline std::string http_version(unsigned version) {
+  std::string out = "HTTP/";
+  out += static_cast<char>('0' + version / 10 % 10);
+  out += '.';
+  out += static_cast<char>('0' + version % 10);
+  return out;
+}
+
+inline std::string_view sv(beast::string_view s) noexcept {
+  return {s.data(), s.size()};
+}
+
+/// The host name of a Host header, without its port (IPv6 literals keep their brackets).
+inline std::string_view host_without_port(std::string_view host) noexcept {
+  if (!host.empty() && host.front() == '[') {
+    const auto end = host.find(']');
+    return end == std::string_view::npos ? host : host.substr(0, end + 1);
+  }
+  const auto colon = host.rfind(':');
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+/// Adds `error` (the category) and `error_detail` (the message) for a failed operation.
+inline void record_error(span& s, const boost::system::error_code& ec) {
+  s.add_field("error", ec.category().name());
+  s.add_field("error_detail", ec.message());
+}
+
+/// The request headers the Beeline records (its `getInstrumentedRequestHeaders`), with their field names.
+inline constexpr std::pair<std::string_view, std::string_view> recorded_request_headers[] = {
+    {"X-Forwarded-For", "request.header.x_forwarded_for"},
+    {"X-Forwarded-Proto", "request.header.x_forwarded_proto"},
+    {"X-Forwarded-Port", "request.header.x_forwarded_port"},
+    {"User-Agent", "request.header.user_agent"},
+    {"Content-Type", "request.header.content_type"},
+    {"Accept", "request.header.accept"},
+};
+
+}  // namespace detail
+
+/// The trace of one incoming request. Starts when made (from the request header, so it covers reading the
+/// body too) and is finished by `finish()` once the response is sent or, for a request that never completed
+/// (the client went away, the write failed, the session was destroyed, the server stopped), by the
+/// destructor, marked `request.incomplete`. Inert when no
+/// tracer is configured or the sampler drops the trace. Move-only; use it from one task.
+class server_span {
+ public:
+  server_span() = default;
+
+  /// Starts the trace of `req`: continues the upstream trace its headers carry (through the tracer's parser
+  /// hook), else starts a new one. `remote_addr` is the peer's address (`request.remote_addr`).
+  template <bool IsRequest, class Fields>
+  requires IsRequest server_span(const bhttp::header<IsRequest, Fields>& req, std::string_view remote_addr,
+                                 const server_options& opts = {}) {
+    start(opts, [&](beeline::tracer& t) { return t.parse_trace_context(req); });
+    if (!root_) return;
+    const std::string_view target = detail::sv(req.target());
+    const auto q = target.find('?');
+    root_.add_field("meta.type", "beast");
+    root_.add_field("meta.package", "boost.beast");
+    root_.add_field("meta.package_version", BOOST_LIB_VERSION);
+    root_.add_field("span.kind", "server");
+    root_.add_field("request.method", detail::sv(req.method_string()));
+    root_.add_field("request.path", target.substr(0, q));
+    if (q != std::string_view::npos) root_.add_field("request.query", target.substr(q + 1));
+    root_.add_field("request.original_url", target);
+    if (const auto host = req.find(bhttp::field::host); host != req.end())
+      root_.add_field("request.host", detail::host_without_port(detail::sv(host->value())));
+    root_.add_field("request.http_version", detail::http_version(req.version()));
+    root_.add_field("request.remote_addr", remote_addr);
+    root_.add_field("request.secure", opts.secure);
+    root_.add_field("request.scheme", opts.secure ? "https" : "http");
+    if (const auto len = req.find(bhttp::field::content_length); len != req.end())
+      root_.add_field("request.content_length", detail::sv(len->value()));
+    for (const auto& [header, key] : detail::recorded_request_headers)
+      if (const auto it = req.find(beast::string_view(header.data(), header.size())); it != req.end())
+        root_.add_field(key, detail::sv(it->value()));
+  }
+
+  /// A trace for a request whose header could not be read (malformed, too large): `error` says why.
+  static server_span bad_request(std::string_view remote_addr, const boost::system::error_code& ec,
+                                 const server_options& opts = {}) {
+    server_span s;
+    s.start(opts, [](beeline::tracer&) { return std::optional<trace_context>(); });
+    if (!s.root_) return s;
+    s.root_.add_field("meta.type", "beast");
+    s.root_.add_field("span.kind", "server");
+    s.root_.add_field("request.remote_addr", remote_addr);
+    s.root_.add_field("request.secure", opts.secure);
+    detail::record_error(s.root_, ec);
+    s.failed_ = true;
+    return s;
+  }
+
+  server_span(server_span&& o) noexcept
+      : tracer_(std::move(o.tracer_)), root_(std::move(o.root_)), failed_(o.failed_) {}
+  server_span& operator=(server_span&& o) noexcept {
+    if (this != &o) {
+      end(true);
+      tracer_ = std::move(o.tracer_);
+      root_ = std::move(o.root_);
+      failed_ = o.failed_;
+    }
+    return *this;
+  }
+  /// A trace not finished by `finish()` ends here, marked `request.incomplete`.
+  ~server_span() { end(true); }
+
+  /// The root span (add the handler's own fields here, or with `beeline::add_context` while it is current).
+  span& root() noexcept { return root_; }
+
+  /// Records the response: `response.status_code`, `response.content_length`, and an error status for 5xx
+  /// (as OpenTelemetry marks server spans).
+  template <bool IsRequest, class Fields>
+  requires(!IsRequest) void set_response(const bhttp::header<IsRequest, Fields>& res) {
+    if (!root_) return;
+    const unsigned status = res.result_int();
+    root_.add_field("response.status_code", static_cast<std::int64_t>(status));
+    if (const auto len = res.find(bhttp::field::content_length); len != res.end())
+      root_.add_field("response.content_length", detail::sv(len->value()));
+    if (status >= 500) {
+      root_.add_field("status_code", std::int64_t{2});
+      root_.add_field("status_message", "HTTP " + std::to_string(status));
+    }
+  }
+
+  /// Records a failed operation (reading the body, writing the response).
+  void fail(const boost::system::error_code& ec) {
+    failed_ = true;
+    if (root_) detail::record_error(root_, ec);
+  }
+  /// Records an exception (the handler threw).
+  void fail(const std::exception_ptr& e) {
+    failed_ = true;
+    if (root_) root_.record_exception(e);
+  }
+
+  /// Finishes the trace of a request that was answered (the root, and the trace on the current task).
+  /// Idempotent.
+  void finish() noexcept { end(false); }
+
+ private:
+  void end(bool incomplete) noexcept {
+    if (!root_) return;
+    if (incomplete) {
+      root_.add_field("request.incomplete", true);
+      if (!failed_) {
+        root_.add_field("error", "incomplete");
+        root_.add_field("error_detail", "the request ended before its response was sent");
+      }
+    }
+    beeline::finish_trace(root_);
+    root_ = span();
+    tracer_.reset();
+  }
+
+  template <class Parse>
+  void start(const server_options& opts, Parse parse) {
+    beeline::tracer* t = opts.tracer;
+    if (!t) {
+      tracer_ = beeline::detail::global_tracer_ref();  // kept alive while the trace starts
+      t = tracer_.get();
+    }
+    if (!t) return;
+    if (const std::optional<trace_context> upstream = parse(*t))
+      root_ = t->start_trace(opts.span_name, {}, *upstream);
+    else
+      root_ = t->start_trace(opts.span_name);
+  }
+
+  std::shared_ptr<beeline::tracer> tracer_;
+  span root_;
+  bool failed_ = false;
+};
+
+/// Adds the headers that carry the current span to the next service (through the propagation hook of the
+/// tracer the current trace belongs to); replaces headers of the same name. Nothing outside a trace.
+template <bool IsRequest, class Fields>
+void inject(bhttp::header<IsRequest, Fields>& req) {
+  for (const auto& [name, value] : beeline::propagation_headers())
+    req.set(beast::string_view(name.data(), name.size()), beast::string_view(value.data(), value.size()));
+}
+
+/// How outgoing requests are traced. Trivially destructible on purpose: GCC 12 destroys a default argument's
+/// temporary twice when the call is inside a `co_await` expression.
+struct client_options {
+  /// The URL scheme recorded in `url` and `meta.type` ("https" for a TLS stream); read during the call only.
+  std::string_view scheme = "http";
+};
+
+namespace detail {
+
+template <class ResponseBody, class Stream, class Body, class Fields>
+asio::awaitable<bhttp::response<ResponseBody>> client_exchange(span& s, Stream& stream,
+                                                               bhttp::request<Body, Fields>& req,
+                                                               beast::flat_buffer& buffer) {
+  co_await bhttp::async_write(stream, req, asio::use_awaitable);
+  bhttp::response<ResponseBody> res;
+  co_await bhttp::async_read(stream, buffer, res, asio::use_awaitable);
+  const unsigned status = res.result_int();
+  s.add_field("response.status_code", static_cast<std::int64_t>(status));
+  s.add_field("response.http_version", http_version(res.version()).substr(5));
+  if (const auto it = res.find(bhttp::field::content_length); it != res.end())
+    s.add_field("response.content_length", sv(it->value()));
+  if (const auto it = res.find(bhttp::field::content_type); it != res.end())
+    s.add_field("response.content_type", sv(it->value()));
+  if (const auto it = res.find(bhttp::field::content_encoding); it != res.end())
+    s.add_field("response.content_encoding", sv(it->value()));
+  if (status >= 400) {  // OpenTelemetry: a client span is an error for 4xx and 5xx
+    s.add_field("status_code", std::int64_t{2});
+    s.add_field("status_message", "HTTP " + std::to_string(status));
+  }
+  co_return res;
+}
+
+}  // namespace detail
+
+/// Sends `req` over `stream` (a connected `beast::tcp_stream`, an `ssl_stream`, anything Beast can write to)
+/// and reads the response, in a child span of the current span named after the method, with `url`,
+/// `response.status_code` and the other fields of the Node Beeline's http instrumentation. The request gets
+/// the propagation headers of that span. A failure or cancellation is recorded on the span and passed
+/// through. Outside a trace the request is sent untraced. `stream`, `req` and `buffer` must outlive the
+/// await; await the result right away.
+template <class ResponseBody = bhttp::string_body, class Stream, class Body, class Fields>
+asio::awaitable<bhttp::response<ResponseBody>> send(Stream& stream, bhttp::request<Body, Fields>& req,
+                                                    beast::flat_buffer& buffer,
+                                                    const client_options& opts = {}) {
+  span s = beeline::start_span(detail::sv(req.method_string()));
+  if (s) {
+    std::string url(opts.scheme);
+    url += "://";
+    if (const auto host = req.find(bhttp::field::host); host != req.end())
+      url += detail::sv(host->value());
+    else
+      url += "localhost";
+    url += detail::sv(req.target());
+    s.add_field("meta.type", opts.scheme);  // the Node Beeline: "http" or "https"
+    s.add_field("span.kind", "client");
+    s.add_field("request.method", detail::sv(req.method_string()));
+    s.add_field("url", std::move(url));
+  }
+  inject(req);  // `s` is current: the next service's root is its child
+  return beeline::detail::run_in_span(std::move(s), [&stream, &req, &buffer](span& sp) {
+    return detail::client_exchange<ResponseBody>(sp, stream, req, buffer);
+  });
+}
+
+}  // namespace beeline::http

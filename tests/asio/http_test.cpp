@@ -1,0 +1,496 @@
+// Beast HTTP instrumentation on loopback: the traced server (one trace per request, upstream traces
+// continued, bad requests answered and traced, graceful stop) and the traced client (a child span, the
+// propagation headers), with two services in one process, each with its own tracer.
+#include "support.hpp"
+
+#include <beeline/asio/http_server.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using beeline::test::exported;
+using beeline::test::memory_tracer;
+using namespace std::chrono_literals;
+
+namespace {
+
+const auto loopback = asio::ip::make_address("127.0.0.1");
+
+/// An io_context run by `threads` background threads for the test's duration.
+struct io_runner {
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  explicit io_runner(int n = 1) {
+    for (int i = 0; i < n; ++i)
+      threads.emplace_back([this] { ioc.run(); });
+  }
+  ~io_runner() { stop(); }
+  void stop() {
+    work.reset();
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  }
+};
+
+/// A blocking HTTP client for the test thread.
+struct client {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  explicit client(unsigned short port) { stream.connect(tcp::endpoint(loopback, port)); }
+
+  bhttp::response<bhttp::string_body> get(const std::string& target,
+                                          std::map<std::string, std::string> headers = {},
+                                          bool keep_alive = true) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
+    req.set(bhttp::field::host, "localhost");
+    for (auto& [k, v] : headers)
+      req.set(k, v);
+    req.keep_alive(keep_alive);
+    bhttp::write(stream, req);
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buffer, res);
+    return res;
+  }
+  /// Sends raw bytes and reads what comes back until the server closes (at most 2 s).
+  std::string raw(const std::string& bytes) {
+    asio::write(stream.socket(), asio::buffer(bytes));
+    std::string out;
+    char buf[4096];
+    stream.expires_after(2s);
+    for (;;) {
+      boost::system::error_code ec;
+      const std::size_t n = stream.read_some(asio::buffer(buf), ec);
+      out.append(buf, n);
+      if (ec) break;
+    }
+    return out;
+  }
+};
+
+awaitable<bhttp::response<bhttp::string_body>> hello(bhttp::request<bhttp::string_body>& req) {
+  {
+    beeline::span work = beeline::start_span("work", {{"req", std::string(req["x-req"])}});
+    asio::steady_timer timer(co_await asio::this_coro::executor, 1ms);
+    co_await timer.async_wait(use_awaitable);
+  }
+  if (req.target() == "/throw") throw std::runtime_error("handler failed");
+  bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
+  res.set(bhttp::field::content_type, "text/plain");
+  res.body() = "hello " + std::string(req["x-req"]) + "\n";
+  if (req.target() == "/teapot") res.result(bhttp::status::service_unavailable);
+  co_return res;
+}
+
+/// Waits (up to 5 s) until the tracer has exported an event named `name` and returns every event.
+std::vector<exported> events_with(memory_tracer& t, const std::string& name, std::size_t count = 1) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto evs = t.events();
+    std::size_t n = 0;
+    for (const auto& e : evs)
+      n += e.name() == name;
+    if (n >= count || std::chrono::steady_clock::now() > deadline) return evs;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+std::vector<exported> named(const std::vector<exported>& evs, const std::string& name) {
+  std::vector<exported> out;
+  for (const auto& e : evs)
+    if (e.name() == name) out.push_back(e);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("http server: one trace per request with the Beeline's request fields, upstream continued") {
+  memory_tracer t;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &t.tracer;
+  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
+  srv.start();
+
+  client c(srv.local_endpoint().port());
+  const std::string upstream_trace = "0af7651916cd43dd8448eb211c80319c";
+  const std::string upstream_span = "b7ad6b7169203331";
+  auto res = c.get("/hello?x=1&y=2", {{"traceparent", "00-" + upstream_trace + "-" + upstream_span + "-01"},
+                                      {"User-Agent", "catch2"},
+                                      {"Accept", "text/plain"},
+                                      {"x-req", "a"}});
+  CHECK(res.result_int() == 200);
+  CHECK(res.body() == "hello a\n");
+  auto res2 = c.get("/second", {{"x-req", "b"}});  // same keep-alive connection: a second trace
+  CHECK(res2.result_int() == 200);
+
+  const auto evs = events_with(t, "request", 2);
+  const auto roots = named(evs, "request");
+  REQUIRE(roots.size() == 2);
+  const exported& first = roots[0].raw("request.path") == "\"/hello\"" ? roots[0] : roots[1];
+  const exported& second = &first == &roots[0] ? roots[1] : roots[0];
+  CHECK(first.trace_id() == upstream_trace);
+  CHECK(first.parent_id() == upstream_span);
+  CHECK(first.str("meta.type") == "beast");
+  CHECK(first.str("span.kind") == "server");
+  CHECK(first.str("request.method") == "GET");
+  CHECK(first.str("request.query") == "x=1&y=2");
+  CHECK(first.str("request.original_url") == "/hello?x=1&y=2");
+  CHECK(first.str("request.host") == "localhost");
+  CHECK(first.str("request.http_version") == "HTTP/1.1");
+  CHECK(first.str("request.remote_addr") == "127.0.0.1");
+  CHECK(first.str("request.scheme") == "http");
+  CHECK(first.raw("request.secure") == "false");
+  CHECK(first.str("request.header.user_agent") == "catch2");
+  CHECK(first.str("request.header.accept") == "text/plain");
+  CHECK(first.raw("response.status_code") == "200");
+  CHECK(first.str("response.content_length") == "8");
+  CHECK_FALSE(first.has("error"));
+  CHECK_FALSE(first.has("request.incomplete"));
+
+  CHECK(second.str("request.path") == "/second");
+  CHECK(second.trace_id() != upstream_trace);  // a new trace, not the connection's first one
+  CHECK_FALSE(second.has("trace.parent_id"));
+
+  // Each handler's span is a child of its own request's root.
+  for (const auto& w : named(evs, "work")) {
+    const exported& root = w.str("req") == "a" ? first : second;
+    CHECK(w.parent_id() == root.span_id());
+    CHECK(w.trace_id() == root.trace_id());
+  }
+}
+
+TEST_CASE("http server: a handler that throws gets a 500 and its trace records the exception") {
+  memory_tracer t;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &t.tracer;
+  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
+  srv.start();
+  client c(srv.local_endpoint().port());
+  CHECK(c.get("/throw").result_int() == 500);
+  CHECK(c.get("/teapot").result_int() == 503);  // the connection survived the exception
+  const auto roots = named(events_with(t, "request", 2), "request");
+  REQUIRE(roots.size() == 2);
+  for (const auto& r : roots)
+    CHECK(r.raw("status_code") == "2");  // 5xx: an error status, as OpenTelemetry marks server spans
+  const exported& thrown = roots[0].str("request.path") == "/throw" ? roots[0] : roots[1];
+  const exported& unavailable = &thrown == &roots[0] ? roots[1] : roots[0];
+  CHECK(thrown.str("error_detail") == "handler failed");
+  CHECK_FALSE(unavailable.has("error"));
+  CHECK(unavailable.raw("response.status_code") == "503");
+  CHECK(thrown.raw("response.status_code") == "500");
+}
+
+TEST_CASE("http server: malformed and oversized requests are answered and traced, never a crash") {
+  memory_tracer t;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &t.tracer;
+  opts.header_limit = 4096;
+  opts.body_limit = 64;
+  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
+  srv.start();
+  const auto port = srv.local_endpoint().port();
+
+  SECTION("garbage") {
+    client c(port);
+    const std::string reply = c.raw("GARBAGE GARBAGE\r\n\r\n");
+    CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+    const auto roots = named(events_with(t, "request"), "request");
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].raw("response.status_code") == "400");
+    CHECK(roots[0].has("error_detail"));
+  }
+  SECTION("a header over the limit") {
+    client c(port);
+    const std::string reply =
+        c.raw("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
+    CHECK(reply.rfind("HTTP/1.1 431", 0) == 0);
+    const auto roots = named(events_with(t, "request"), "request");
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].raw("response.status_code") == "431");
+  }
+  SECTION("a body over the limit") {
+    client c(port);
+    const std::string reply =
+        c.raw("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'b'));
+    CHECK(reply.rfind("HTTP/1.1 413", 0) == 0);
+    const auto roots = named(events_with(t, "request"), "request");
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].str("request.path") == "/upload");
+    CHECK(roots[0].raw("response.status_code") == "413");
+  }
+  SECTION("a client that disconnects mid-request: the trace ends incomplete, not leaked") {
+    {
+      client c(port);
+      asio::write(
+          c.stream.socket(),
+          asio::buffer(std::string("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc")));
+      std::this_thread::sleep_for(20ms);  // let the server read the header and start the trace
+    }                                     // closed here, 47 bytes short
+    const auto roots = named(events_with(t, "request"), "request");
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].str("request.path") == "/slow");
+    CHECK(roots[0].raw("request.incomplete") == "true");
+    CHECK(roots[0].has("error"));
+    CHECK_FALSE(roots[0].has("response.status_code"));
+  }
+  SECTION("a client that connects and leaves without a byte makes no trace") {
+    { client c(port); }
+    client c2(port);
+    CHECK(c2.get("/after").result_int() == 200);
+    const auto roots = named(events_with(t, "request"), "request");
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].str("request.path") == "/after");
+  }
+}
+
+TEST_CASE("http server: concurrent keep-alive connections each get their own traces", "[concurrency]") {
+  beeline::config cfg;
+  cfg.queue_capacity = 1 << 14;
+  memory_tracer t(cfg);
+  io_runner io(2);
+  beeline::http::session_options opts;
+  opts.tracer = &t.tracer;
+  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
+  srv.start();
+  const auto port = srv.local_endpoint().port();
+  constexpr int clients = 8;
+  constexpr int requests = 20;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int ci = 0; ci < clients; ++ci)
+    threads.emplace_back([&, ci] {
+      client c(port);
+      for (int r = 0; r < requests; ++r)
+        ok += c.get("/r", {{"x-req", std::to_string(ci) + "-" + std::to_string(r)}}).result_int() == 200;
+    });
+  for (auto& th : threads)
+    th.join();
+  CHECK(ok == clients * requests);
+  const auto evs = events_with(t, "request", clients * requests);
+  const auto roots = named(evs, "request");
+  const auto works = named(evs, "work");
+  REQUIRE(roots.size() == clients * requests);
+  REQUIRE(works.size() == clients * requests);
+  std::map<std::string, const exported*> root_by_span;
+  std::set<std::string> traces;
+  for (const auto& r : roots) {
+    root_by_span[r.span_id()] = &r;
+    traces.insert(r.trace_id());
+  }
+  CHECK(traces.size() == clients * requests);  // one trace per request, never per connection
+  std::set<std::string> seen;
+  int wrong = 0;
+  for (const auto& w : works) {
+    auto it = root_by_span.find(w.parent_id());
+    if (it == root_by_span.end() || it->second->trace_id() != w.trace_id()) {
+      ++wrong;
+      continue;
+    }
+    seen.insert(w.str("req"));
+  }
+  CHECK(wrong == 0);
+  CHECK(seen.size() == clients * requests);
+}
+
+TEST_CASE(
+    "http client: a child span with the Beeline's fields, and the trace continues in the next service") {
+  // Two services in one process, each with its own tracer, as two processes would have.
+  for (const bool w3c : {false, true}) {
+    CAPTURE(w3c);
+    beeline::config front_cfg;
+    front_cfg.service_name = "frontend";
+    beeline::config back_cfg;
+    back_cfg.service_name = "backend";
+    if (w3c) {
+      front_cfg.http_trace_propagation_hook = beeline::w3c::propagation_hook();
+      back_cfg.http_trace_parser_hook = beeline::w3c::parser_hook();
+    }
+    memory_tracer front(front_cfg);
+    memory_tracer back(back_cfg);
+    io_runner io;
+
+    beeline::http::session_options back_opts;
+    back_opts.tracer = &back.tracer;
+    beeline::http::server backend(io.ioc.get_executor(), {loopback, 0}, hello, back_opts);
+    backend.start();
+    const auto back_port = backend.local_endpoint().port();
+
+    beeline::http::session_options front_opts;
+    front_opts.tracer = &front.tracer;
+    beeline::http::server frontend(
+        io.ioc.get_executor(), {loopback, 0},
+        [back_port](bhttp::request<bhttp::string_body>&) -> awaitable<bhttp::response<bhttp::string_body>> {
+          beast::tcp_stream stream(co_await asio::this_coro::executor);
+          co_await stream.async_connect(tcp::endpoint(loopback, back_port), use_awaitable);
+          bhttp::request<bhttp::string_body> out{bhttp::verb::get, "/inner?q=1", 11};
+          out.set(bhttp::field::host, "backend:" + std::to_string(back_port));
+          out.set("x-req", "inner");
+          beast::flat_buffer buffer;
+          auto inner = co_await beeline::http::send(stream, out, buffer);
+          bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+          res.body() = "front saw " + inner.body();
+          co_return res;
+        },
+        front_opts);
+    frontend.start();
+
+    client c(frontend.local_endpoint().port());
+    auto res = c.get("/outer");
+    CHECK(res.body() == "front saw hello inner\n");
+
+    const auto fevs = events_with(front, "request");
+    const auto bevs = events_with(back, "request");
+    const exported& froot = memory_tracer::by_name(fevs, "request");
+    const exported& call = memory_tracer::by_name(fevs, "GET");
+    const exported& broot = memory_tracer::by_name(bevs, "request");
+    CHECK(call.parent_id() == froot.span_id());
+    CHECK(call.trace_id() == froot.trace_id());
+    CHECK(call.str("span.kind") == "client");
+    CHECK(call.str("meta.type") == "http");
+    CHECK(call.str("url") == "http://backend:" + std::to_string(back_port) + "/inner?q=1");
+    CHECK(call.raw("response.status_code") == "200");
+    CHECK(call.str("response.http_version") == "1.1");
+    CHECK(call.str("service_name") == "frontend");
+    // One trace across both services: the backend's root is the client span's child.
+    CHECK(broot.trace_id() == froot.trace_id());
+    CHECK(broot.parent_id() == call.span_id());
+    CHECK(broot.str("service_name") == "backend");
+  }
+}
+
+TEST_CASE("http client: outside a trace the request goes out untraced and unchanged") {
+  memory_tracer back;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &back.tracer;
+  beeline::http::server backend(io.ioc.get_executor(), {loopback, 0}, hello, opts);
+  backend.start();
+  const auto port = backend.local_endpoint().port();
+  std::promise<std::pair<int, bool>> done;
+  asio::co_spawn(
+      io.ioc,
+      [&]() -> awaitable<void> {
+        beast::tcp_stream stream(co_await asio::this_coro::executor);
+        co_await stream.async_connect(tcp::endpoint(loopback, port), use_awaitable);
+        bhttp::request<bhttp::string_body> out{bhttp::verb::get, "/", 11};
+        beast::flat_buffer buffer;
+        auto res = co_await beeline::http::send(stream, out, buffer);
+        done.set_value({static_cast<int>(res.result_int()), out.find("X-Honeycomb-Trace") != out.end()});
+      },
+      asio::detached);
+  const auto [status, propagated] = done.get_future().get();
+  CHECK(status == 200);
+  CHECK_FALSE(propagated);
+  const auto roots = named(events_with(back, "request"), "request");
+  REQUIRE(roots.size() == 1);
+  CHECK_FALSE(roots[0].has("trace.parent_id"));
+}
+
+TEST_CASE("http server: graceful stop lets a request in progress finish and closes idle connections") {
+  memory_tracer t;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &t.tracer;
+  std::promise<void> slow_started;
+  beeline::http::server srv(
+      io.ioc.get_executor(), {loopback, 0},
+      [&](bhttp::request<bhttp::string_body>& req) -> awaitable<bhttp::response<bhttp::string_body>> {
+        if (req.target() == "/slow") {
+          slow_started.set_value();
+          asio::steady_timer timer(co_await asio::this_coro::executor, 150ms);
+          co_await timer.async_wait(use_awaitable);
+        }
+        co_return bhttp::response<bhttp::string_body>{bhttp::status::ok, 11};
+      },
+      opts);
+  srv.start();
+  const auto port = srv.local_endpoint().port();
+
+  client idle(port);
+  CHECK(idle.get("/quick").result_int() == 200);  // now idle on a keep-alive connection
+  client busy(port);
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
+  req.set(bhttp::field::host, "x");
+  bhttp::write(busy.stream, req);
+  slow_started.get_future().wait();
+
+  std::promise<std::size_t> stopped;
+  srv.async_stop(2s, [&](std::size_t forced) { stopped.set_value(forced); });
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(busy.stream, busy.buffer, res);
+  CHECK(res.result_int() == 200);
+  CHECK_FALSE(res.keep_alive());  // told to close: the server is stopping
+  auto f = stopped.get_future();
+  REQUIRE(f.wait_for(2s) == std::future_status::ready);
+  CHECK(f.get() == 0);
+  CHECK(srv.connections() == 0);
+  // Nothing accepts any more.
+  boost::system::error_code ec;
+  asio::io_context other;
+  tcp::socket s(other);
+  s.connect(tcp::endpoint(loopback, port), ec);
+  CHECK(ec);
+  const auto roots = named(events_with(t, "request", 2), "request");
+  REQUIRE(roots.size() == 2);
+  for (const auto& r : roots)
+    CHECK(r.raw("response.status_code") == "200");
+}
+
+TEST_CASE(
+    "http server: a request still running at the drain deadline is cut off and its trace ends incomplete") {
+  memory_tracer t;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &t.tracer;
+  std::promise<void> started;
+  beeline::http::server srv(
+      io.ioc.get_executor(), {loopback, 0},
+      [&](bhttp::request<bhttp::string_body>&) -> awaitable<bhttp::response<bhttp::string_body>> {
+        started.set_value();
+        asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
+        co_await timer.async_wait(use_awaitable);
+        co_return bhttp::response<bhttp::string_body>{bhttp::status::ok, 11};
+      },
+      opts);
+  srv.start();
+  client busy(srv.local_endpoint().port());
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/stuck", 11};
+  req.set(bhttp::field::host, "x");
+  bhttp::write(busy.stream, req);
+  started.get_future().wait();
+  std::promise<std::size_t> stopped;
+  srv.async_stop(50ms, [&](std::size_t forced) { stopped.set_value(forced); });
+  auto f = stopped.get_future();
+  REQUIRE(f.wait_for(3s) == std::future_status::ready);
+  CHECK(f.get() == 1);
+  const auto roots = named(events_with(t, "request"), "request");
+  REQUIRE(roots.size() == 1);
+  CHECK(roots[0].str("request.path") == "/stuck");
+  CHECK(roots[0].has("error"));
+  CHECK(roots[0].raw("request.incomplete") == "true");
+}
