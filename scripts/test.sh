@@ -9,6 +9,9 @@ scripts/deps.sh
 if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [ ! -d tests/interop/highlight/node_modules ] || [ tests/interop/highlight/package-lock.json -nt tests/interop/highlight/node_modules/.package-lock.json ]; then
+  (cd tests/interop/highlight && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 for preset in default asan tsan; do
   echo "== $preset ==" >&2
