@@ -15,6 +15,8 @@
 
 #include "export/otlp_json.hpp"
 
+#include "honeycomb_sink.hpp"
+
 #include <benchmark/benchmark.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -118,77 +120,10 @@ void encode_otlp(benchmark::State& state) {
 BENCHMARK(encode_honeycomb)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(encode_otlp)->UseManualTime()->Unit(benchmark::kMillisecond);
 
-// A Honeycomb-compatible sink: answers every batch with one 202 status per event, on keep-alive
-// connections, one thread per connection.
-class sink {
- public:
-  sink() : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this] { accept_loop(); });
-  }
-  ~sink() {
-    stop_ = true;
-    {  // a blocking accept does not notice close(); a last connection wakes it
-      tcp::socket wake(ioc_);
-      boost::system::error_code ec;
-      wake.connect(acceptor_.local_endpoint(), ec);
-    }
-    thread_.join();
-    for (auto& t : sessions_)
-      t.join();
-  }
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
-  std::uint64_t events() const { return events_.load(); }
-
- private:
-  void accept_loop() {
-    for (;;) {
-      tcp::socket socket(ioc_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (ec || stop_) return;
-      sessions_.emplace_back([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
-    }
-  }
-  void serve(tcp::socket socket) {
-    beast::flat_buffer buffer;
-    std::string statuses;
-    for (;;) {
-      http::request<http::string_body> req;
-      boost::system::error_code ec;
-      http::read(socket, buffer, req, ec);
-      if (ec) return;
-      // Count events: each element of the array starts with {"time".
-      std::size_t n = 0;
-      for (std::size_t pos = req.body().find("{\"time\""); pos != std::string::npos;
-           pos = req.body().find("{\"time\"", pos + 1))
-        ++n;
-      events_.fetch_add(n);
-      statuses = "[";
-      for (std::size_t i = 0; i < n; ++i)
-        statuses += i ? ",{\"status\":202}" : "{\"status\":202}";
-      statuses += "]";
-      http::response<http::string_body> res{http::status::ok, 11};
-      res.set(http::field::content_type, "application/json");
-      res.keep_alive(true);
-      res.body() = statuses;
-      res.prepare_payload();
-      http::write(socket, res, ec);
-      if (ec) return;
-    }
-  }
-
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::vector<std::thread> sessions_;
-  std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> events_{0};
-};
-
 // Spans at `rate` per second (0: as fast as one thread can), for one second per iteration.
 void e2e_honeycomb(benchmark::State& state) {
   const auto rate = static_cast<std::uint64_t>(state.range(0));
-  sink backend;
+  beeline::bench::honeycomb_sink backend;
   beeline::honeycomb_exporter_options hc;
   hc.api_host = "http://127.0.0.1:" + std::to_string(backend.port());
   hc.write_key = "0123456789abcdef0123456789abcdef";

@@ -71,6 +71,10 @@ struct config {
   std::size_t batch_size = 512;
   /// ...or when this much time has passed since the last export.
   std::chrono::milliseconds send_interval{100};
+  /// Added to the export worker thread's nice value (0 to 19; 0 keeps the creating thread's): on a busy
+  /// machine the application's threads run first, and an export that falls behind fills the queue, whose
+  /// drops are counted, instead of taking CPU from the application.
+  int export_thread_nice = 10;
 
   /// Fields per span beyond this are refused and counted.
   std::size_t max_fields_per_span = 512;
