@@ -170,6 +170,8 @@ void server_side_by_side(benchmark::State& state) {
   beeline::config cfg;
   cfg.service_name = "server_bench";
   // Arg 1: 1 exports over HTTP to the sink (the figure that counts), 0 discards (the cost of tracing alone).
+  // Arg 3: the export batch size (config::batch_size).
+  cfg.batch_size = static_cast<std::size_t>(state.range(3));
   cfg.exporter = state.range(1) ? beeline::make_honeycomb_exporter(hc) : beeline::make_discard_exporter();
   beeline::tracer tracer(cfg);
   asio::io_context traced_io;
@@ -256,10 +258,11 @@ void request_trace_cost(benchmark::State& state) {
 BENCHMARK(request_trace_cost);
 
 BENCHMARK(server_side_by_side)
-    ->Args({8, 1, 0})
-    ->Args({8, 1, 50})
-    ->Args({8, 0, 0})
-    ->ArgNames({"connections", "http_export", "load_percent"})
+    ->Args({8, 1, 0, 50})
+    ->Args({8, 1, 25, 50})
+    ->Args({8, 1, 25, 512})
+    ->Args({8, 0, 0, 50})
+    ->ArgNames({"connections", "http_export", "load_percent", "batch"})
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kSecond);

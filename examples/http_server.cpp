@@ -84,13 +84,14 @@ int main(int argc, char** argv) {
   beeline::http::server srv(io.get_executor(),
                             {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, handle);
   srv.start();
+  asio::signal_set signals(io, SIGINT, SIGTERM);  // before announcing the port: no signal is missed
   std::fprintf(stderr, "listening on 127.0.0.1:%u\n", srv.local_endpoint().port());
 
   int status = 1;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        const beeline::http::shutdown_report r = co_await beeline::http::shutdown_on_signal(srv);
+        const beeline::http::shutdown_report r = co_await beeline::http::shutdown_on_signal(srv, signals);
         std::fprintf(
             stderr,
             "signal %d: %zu connections cut at the drain deadline; flush %s (%llu exported, %llu dropped)\n",

@@ -68,13 +68,9 @@ struct config {
   /// Finished spans waiting for export; a full queue drops new spans and counts them.
   std::size_t queue_capacity = 16384;
   /// The worker exports as soon as this many spans are waiting...
-  std::size_t batch_size = 512;
+  std::size_t batch_size = 50;
   /// ...or when this much time has passed since the last export.
   std::chrono::milliseconds send_interval{100};
-  /// Added to the export worker thread's nice value (0 to 19; 0 keeps the creating thread's): on a busy
-  /// machine the application's threads run first, and an export that falls behind fills the queue, whose
-  /// drops are counted, instead of taking CPU from the application.
-  int export_thread_nice = 10;
 
   /// Fields per span beyond this are refused and counted.
   std::size_t max_fields_per_span = 512;

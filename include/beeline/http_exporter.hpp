@@ -36,9 +36,8 @@ struct http_options {
   std::size_t max_in_flight = 4;                     ///< requests outstanding (connections) at once
   std::size_t max_response_bytes = 64 * 1024;        ///< a longer response body is not read (counted)
   bool verify_peer = true;                           ///< verify the server's certificate and host name
-  std::string ca_file;   ///< PEM file of trusted CAs; empty: the system's default paths
-  bool gzip = false;     ///< compress request bodies (`Content-Encoding: gzip`)
-  int thread_nice = 10;  ///< added to the HTTP client thread's nice value (see `config::export_thread_nice`)
+  std::string ca_file;  ///< PEM file of trusted CAs; empty: the system's default paths
+  bool gzip = false;    ///< compress request bodies (`Content-Encoding: gzip`)
   retry_policy retry;
   /// Extra request headers (API keys, tenant ids).
   std::vector<std::pair<std::string, std::string>> headers;

@@ -5,7 +5,6 @@
 
 #include "api/tracer_core.hpp"
 #include "core/ids.hpp"
-#include "core/thread_priority.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -91,10 +90,7 @@ tracer_core::tracer_core(config cfg)
   global_limits_ = {SIZE_MAX, SIZE_MAX};
   field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields};
   calibrate_clock();
-  worker_ = std::thread([this] {
-    beeline::detail::lower_this_thread_priority(cfg_.export_thread_nice);
-    run_worker();
-  });
+  worker_ = std::thread([this] { run_worker(); });
 }
 
 tracer_core::~tracer_core() {

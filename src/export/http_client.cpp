@@ -4,7 +4,6 @@
 // size; retry as OTLP prescribes. This is the only translation unit that includes Asio or Beast.
 #include "export/http_client.hpp"
 
-#include "core/thread_priority.hpp"
 #include "export/gzip.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -163,10 +162,7 @@ class http_client::impl {
       }
       ssl_ctx_.set_verify_mode(opt_.verify_peer ? ssl::verify_peer : ssl::verify_none);
     }
-    thread_ = std::thread([this] {
-      beeline::detail::lower_this_thread_priority(opt_.thread_nice);
-      ioc_.run();
-    });
+    thread_ = std::thread([this] { ioc_.run(); });
   }
 
   ~impl() { shutdown(); }

@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -175,6 +177,7 @@ TEST_CASE("http server: one trace per request with the Beeline's request fields,
   CHECK_FALSE(second.has("trace.parent_id"));
 
   // Each handler's span is a child of its own request's root.
+  REQUIRE(named(evs, "work").size() == 2);
   for (const auto& w : named(evs, "work")) {
     const exported& root = w.str("req") == "a" ? first : second;
     CHECK(w.parent_id() == root.span_id());
@@ -249,8 +252,7 @@ TEST_CASE("http server: malformed and oversized requests are answered and traced
       asio::write(
           c.stream.socket(),
           asio::buffer(std::string("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc")));
-      std::this_thread::sleep_for(20ms);  // let the server read the header and start the trace
-    }                                     // closed here, 47 bytes short
+    }  // closed here, 47 bytes short
     const auto roots = named(events_with(t, "request"), "request");
     REQUIRE(roots.size() == 1);
     CHECK(roots[0].str("request.path") == "/slow");
@@ -417,13 +419,17 @@ TEST_CASE("http server: graceful stop lets a request in progress finish and clos
   beeline::http::session_options opts;
   opts.tracer = &t.tracer;
   std::promise<void> slow_started;
+  std::atomic<bool> release{false};
   beeline::http::server srv(
       io.ioc.get_executor(), {loopback, 0},
       [&](bhttp::request<bhttp::string_body>& req) -> awaitable<bhttp::response<bhttp::string_body>> {
         if (req.target() == "/slow") {
           slow_started.set_value();
-          asio::steady_timer timer(co_await asio::this_coro::executor, 150ms);
-          co_await timer.async_wait(use_awaitable);
+          asio::steady_timer timer(co_await asio::this_coro::executor);
+          for (int i = 0; i < 5000 && !release; ++i) {  // until the test lets go (at most 5 s)
+            timer.expires_after(1ms);
+            co_await timer.async_wait(use_awaitable);
+          }
         }
         co_return bhttp::response<bhttp::string_body>{bhttp::status::ok, 11};
       },
@@ -437,28 +443,43 @@ TEST_CASE("http server: graceful stop lets a request in progress finish and clos
   bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
   req.set(bhttp::field::host, "x");
   bhttp::write(busy.stream, req);
-  slow_started.get_future().wait();
+  REQUIRE(slow_started.get_future().wait_for(5s) == std::future_status::ready);
 
   std::promise<std::size_t> stopped;
-  srv.async_stop(2s, [&](std::size_t forced) { stopped.set_value(forced); });
+  srv.async_stop(5s, [&](std::size_t forced) { stopped.set_value(forced); });
+  std::promise<std::size_t> stopped_again;  // a second stop waits for the first and reports the same
+  srv.async_stop(10ms, [&](std::size_t forced) { stopped_again.set_value(forced); });
+  // The idle connection is closed at once (the stop reached the connections)...
+  char byte;
+  boost::system::error_code ec;
+  idle.stream.expires_after(5s);
+  idle.stream.read_some(asio::buffer(&byte, 1), ec);
+  CHECK(ec == asio::error::eof);
+  // ...while the request in progress is still running, then answered with Connection: close.
+  auto again = stopped_again.get_future();
+  CHECK(again.wait_for(50ms) == std::future_status::timeout);
+  release = true;
   bhttp::response<bhttp::string_body> res;
   bhttp::read(busy.stream, busy.buffer, res);
   CHECK(res.result_int() == 200);
-  CHECK_FALSE(res.keep_alive());  // told to close: the server is stopping
+  CHECK_FALSE(res.keep_alive());
   auto f = stopped.get_future();
-  REQUIRE(f.wait_for(2s) == std::future_status::ready);
+  REQUIRE(f.wait_for(5s) == std::future_status::ready);
   CHECK(f.get() == 0);
+  REQUIRE(again.wait_for(5s) == std::future_status::ready);
+  CHECK(again.get() == 0);
   CHECK(srv.connections() == 0);
   // Nothing accepts any more.
-  boost::system::error_code ec;
   asio::io_context other;
   tcp::socket s(other);
   s.connect(tcp::endpoint(loopback, port), ec);
   CHECK(ec);
   const auto roots = named(events_with(t, "request", 2), "request");
   REQUIRE(roots.size() == 2);
-  for (const auto& r : roots)
+  for (const auto& r : roots) {
     CHECK(r.raw("response.status_code") == "200");
+    CHECK_FALSE(r.has("request.incomplete"));
+  }
 }
 
 TEST_CASE(
@@ -472,7 +493,7 @@ TEST_CASE(
       io.ioc.get_executor(), {loopback, 0},
       [&](bhttp::request<bhttp::string_body>&) -> awaitable<bhttp::response<bhttp::string_body>> {
         started.set_value();
-        asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
+        asio::steady_timer timer(co_await asio::this_coro::executor, 30s);  // only the stop ends this
         co_await timer.async_wait(use_awaitable);
         co_return bhttp::response<bhttp::string_body>{bhttp::status::ok, 11};
       },
@@ -482,15 +503,110 @@ TEST_CASE(
   bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/stuck", 11};
   req.set(bhttp::field::host, "x");
   bhttp::write(busy.stream, req);
-  started.get_future().wait();
+  REQUIRE(started.get_future().wait_for(5s) == std::future_status::ready);
   std::promise<std::size_t> stopped;
   srv.async_stop(50ms, [&](std::size_t forced) { stopped.set_value(forced); });
   auto f = stopped.get_future();
-  REQUIRE(f.wait_for(3s) == std::future_status::ready);
+  REQUIRE(f.wait_for(5s) == std::future_status::ready);
   CHECK(f.get() == 1);
   const auto roots = named(events_with(t, "request"), "request");
   REQUIRE(roots.size() == 1);
   CHECK(roots[0].str("request.path") == "/stuck");
   CHECK(roots[0].has("error"));
   CHECK(roots[0].raw("request.incomplete") == "true");
+  CHECK_FALSE(roots[0].has("response.status_code"));  // nothing was sent
+}
+
+TEST_CASE("http server: HEAD, the handler's Connection: close, 100-continue and an unsendable response") {
+  memory_tracer t;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &t.tracer;
+  beeline::http::server srv(
+      io.ioc.get_executor(), {loopback, 0},
+      [](bhttp::request<bhttp::string_body>& req) -> awaitable<bhttp::response<bhttp::string_body>> {
+        bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
+        res.body() = "hello body\n";
+        if (req.target() == "/close") res.keep_alive(false);
+        if (req.target() == "/no-content") res.result(bhttp::status::no_content);  // with a body: invalid
+        if (req.target() == "/upload") res.body() = "got " + std::to_string(req.body().size()) + "\n";
+        co_return res;
+      },
+      opts);
+  srv.start();
+  const auto port = srv.local_endpoint().port();
+
+  SECTION("HEAD: the length of the body, not the body; the connection stays usable") {
+    client c(port);
+    bhttp::request<bhttp::string_body> head{bhttp::verb::head, "/", 11};
+    head.set(bhttp::field::host, "x");
+    bhttp::write(c.stream, head);
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.skip(true);
+    bhttp::read(c.stream, c.buffer, parser);
+    CHECK(parser.get()[bhttp::field::content_length] == "11");
+    CHECK(parser.get().body().empty());
+    CHECK(c.get("/after").body() == "hello body\n");  // no stray body bytes in between
+  }
+  SECTION("the handler's Connection: close is kept") {
+    client c(port);
+    const auto res = c.get("/close");
+    CHECK_FALSE(res.keep_alive());
+    char byte;
+    boost::system::error_code ec;
+    c.stream.expires_after(5s);
+    c.stream.read_some(asio::buffer(&byte, 1), ec);
+    CHECK(ec == asio::error::eof);
+  }
+  SECTION("Expect: 100-continue gets its interim response before the body is sent") {
+    client c(port);
+    asio::write(
+        c.stream.socket(),
+        asio::buffer(std::string(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")));
+    bhttp::response_parser<bhttp::empty_body> interim_parser;
+    c.stream.expires_after(5s);
+    bhttp::read_header(c.stream, c.buffer, interim_parser);
+    CHECK(interim_parser.get().result() == bhttp::status::continue_);
+    asio::write(c.stream.socket(), asio::buffer(std::string("abcde")));
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(c.stream, c.buffer, res);
+    CHECK(res.body() == "got 5\n");
+  }
+  SECTION("a response Beast refuses to send (a body on a 204) becomes a 500 with the error recorded") {
+    client c(port);
+    CHECK(c.get("/no-content").result_int() == 500);
+    const auto roots = named(events_with(t, "request"), "request");
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].raw("response.status_code") == "500");
+    CHECK(roots[0].has("error"));
+  }
+}
+
+TEST_CASE("http client: a HEAD request does not wait for a body") {
+  memory_tracer back;
+  io_runner io;
+  beeline::http::session_options opts;
+  opts.tracer = &back.tracer;
+  beeline::http::server backend(io.ioc.get_executor(), {loopback, 0}, hello, opts);
+  backend.start();
+  const auto port = backend.local_endpoint().port();
+  std::promise<int> done;
+  asio::co_spawn(
+      io.ioc,
+      [&]() -> awaitable<void> {
+        beast::tcp_stream stream(co_await asio::this_coro::executor);
+        co_await stream.async_connect(tcp::endpoint(loopback, port), use_awaitable);
+        stream.expires_after(5s);
+        bhttp::request<bhttp::string_body> out{bhttp::verb::head, "/", 11};
+        beast::flat_buffer buffer;
+        auto res = co_await beeline::http::send(stream, out, buffer);
+        done.set_value(static_cast<int>(res.result_int()));
+      },
+      [&](std::exception_ptr e) {
+        if (e) done.set_value(-1);
+      });
+  auto f = done.get_future();
+  REQUIRE(f.wait_for(2s) == std::future_status::ready);
+  CHECK(f.get() == 200);
 }

@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -190,6 +191,12 @@ class server_span {
   /// Finishes the trace of a request that was answered (the root, and the trace on the current task).
   /// Idempotent.
   void finish() noexcept { end(false); }
+  /// Records the response that was sent (`set_response`), then finishes.
+  template <bool IsRequest, class Fields>
+  requires(!IsRequest) void finish(const bhttp::header<IsRequest, Fields>& res) {
+    set_response(res);
+    finish();
+  }
 
  private:
   void end(bool incomplete) noexcept {
@@ -233,8 +240,8 @@ void inject(bhttp::header<IsRequest, Fields>& req) {
     req.set(beast::string_view(name.data(), name.size()), beast::string_view(value.data(), value.size()));
 }
 
-/// How outgoing requests are traced. Trivially destructible on purpose: GCC 12 destroys a default argument's
-/// temporary twice when the call is inside a `co_await` expression.
+/// How outgoing requests are traced. Trivially destructible on purpose: GCC 12 destroys a temporary with a
+/// destructor twice when it is made inside a `co_await` expression (a default argument, a braced struct).
 struct client_options {
   /// The URL scheme recorded in `url` and `meta.type` ("https" for a TLS stream); read during the call only.
   std::string_view scheme = "http";
@@ -247,8 +254,10 @@ asio::awaitable<bhttp::response<ResponseBody>> client_exchange(span& s, Stream& 
                                                                bhttp::request<Body, Fields>& req,
                                                                beast::flat_buffer& buffer) {
   co_await bhttp::async_write(stream, req, asio::use_awaitable);
-  bhttp::response<ResponseBody> res;
-  co_await bhttp::async_read(stream, buffer, res, asio::use_awaitable);
+  bhttp::response_parser<ResponseBody> parser;
+  parser.skip(req.method() == bhttp::verb::head);  // a HEAD response announces a body it does not carry
+  co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
+  bhttp::response<ResponseBody> res = parser.release();
   const unsigned status = res.result_int();
   s.add_field("response.status_code", static_cast<std::int64_t>(status));
   s.add_field("response.http_version", http_version(res.version()).substr(5));
@@ -279,13 +288,19 @@ asio::awaitable<bhttp::response<ResponseBody>> send(Stream& stream, bhttp::reque
                                                     const client_options& opts = {}) {
   span s = beeline::start_span(detail::sv(req.method_string()));
   if (s) {
-    std::string url(opts.scheme);
-    url += "://";
-    if (const auto host = req.find(bhttp::field::host); host != req.end())
-      url += detail::sv(host->value());
-    else
-      url += "localhost";
-    url += detail::sv(req.target());
+    const std::string_view target = detail::sv(req.target());
+    std::string url;
+    if (target.starts_with("http://") || target.starts_with("https://")) {  // absolute form (a proxy request)
+      url = target;
+    } else {
+      url = opts.scheme;
+      url += "://";
+      if (const auto host = req.find(bhttp::field::host); host != req.end())
+        url += detail::sv(host->value());
+      else
+        url += "localhost";
+      url += target;
+    }
     s.add_field("meta.type", opts.scheme);  // the Node Beeline: "http" or "https"
     s.add_field("span.kind", "client");
     s.add_field("request.method", detail::sv(req.method_string()));

@@ -27,9 +27,13 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -70,12 +74,27 @@ void expire_after(Stream& stream, std::chrono::steady_clock::duration d) {
   if constexpr (requires { lowest.expires_after(d); }) lowest.expires_after(d);
 }
 
-/// A client that closed (or went quiet) between requests: not a request at all.
-inline bool quiet_end(const boost::system::error_code& ec) {
-  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-         ec == asio::error::operation_aborted || ec == beast::error::timeout ||
-         ec == asio::error::connection_reset || ec == asio::error::not_connected ||
-         ec == asio::error::bad_descriptor;
+/// Writes `res` (only its header for a HEAD request) within `timeout`; the error, if any.
+template <class Stream, class Body, class Fields>
+asio::awaitable<boost::system::error_code> write_response(Stream& stream, bhttp::response<Body, Fields>& res,
+                                                          bool head_only,
+                                                          std::chrono::steady_clock::duration timeout) {
+  expire_after(stream, timeout);
+  if (head_only) {
+    bhttp::response_serializer<Body, Fields> serializer{res};
+    auto [ec, n] =
+        co_await bhttp::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
+    co_return ec;
+  }
+  auto [ec, n] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+/// Whether the request asks for `100 Continue` before it sends its body.
+template <class Fields>
+bool expects_continue(const bhttp::request<bhttp::string_body, Fields>& req) {
+  const auto it = req.find(bhttp::field::expect);
+  return it != req.end() && beast::iequals(it->value(), "100-continue");
 }
 
 template <class Body>
@@ -95,9 +114,17 @@ bhttp::response<bhttp::string_body> plain_response(bhttp::status status, unsigne
 /// the handler returns `asio::awaitable<bhttp::response<Body>>`. A handler that throws gets a 500 and the
 /// exception recorded. Run it in its own task (`beeline::spawn`), or the traces of concurrent connections
 /// share one slot and get each other's spans.
+///
+/// GCC 12: a temporary whose type has a destructor, made inside a `co_await` expression (a braced
+/// `session_options{...}`, a lambda with captures), is destroyed twice. Make the awaitable in its own
+/// statement from named objects: `auto session = serve_connection(stream, addr, handler, opts); co_await
+/// std::move(session);`.
 template <class Stream, class Handler>
 asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, Handler handler,
                                        session_options opts, connection_control* control = nullptr) {
+  // After a terminal cancellation (a forced stop) operations report operation_aborted instead of throwing, so
+  // the current trace is still finished here, marked incomplete.
+  co_await asio::this_coro::throw_if_cancelled(false);
   beast::flat_buffer buffer;
   for (;;) {
     if (control && control->stopping) co_return;
@@ -105,10 +132,11 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
     parser.header_limit(opts.header_limit);
     parser.body_limit(opts.body_limit);
     detail::expire_after(stream, opts.read_timeout);
-    if (control) control->idle = true;
+    if (control) control->idle = buffer.size() == 0;  // a pipelined request already read is not idle
     auto [ec, n] =
         co_await bhttp::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (control) control->idle = false;
+    if (ec && !parser.got_some()) co_return;  // closed, timed out or reset between requests: no request
     if (ec == bhttp::error::body_limit) {
       // The declared Content-Length is over the limit (Beast stops at that field, after the request line): a
       // traced request with the header read so far, answered 413 without reading on.
@@ -116,14 +144,10 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
       trace.fail(ec);
       auto res = detail::plain_response(bhttp::status::payload_too_large, parser.get().version(),
                                         "request body too large\n");
-      trace.set_response(res);
-      detail::expire_after(stream, opts.write_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-      if (!wec) trace.finish();
+      if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) trace.finish(res);
       co_return;
     }
     if (ec) {
-      if (!parser.got_some() && detail::quiet_end(ec)) co_return;
       // A malformed or oversized request: answered if the client can still hear it, traced either way.
       server_span failed = server_span::bad_request(remote_addr, ec, opts);
       if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
@@ -132,16 +156,21 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
         auto res = detail::plain_response(
             too_big ? bhttp::status::request_header_fields_too_large : bhttp::status::bad_request, 11,
             too_big ? "request header too large\n" : "malformed request\n");
-        failed.set_response(res);
-        detail::expire_after(stream, opts.write_timeout);
-        auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-        if (!wec) failed.finish();
+        if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) failed.finish(res);
       }
       co_return;
     }
 
     server_span trace(parser.get().base(), remote_addr, opts);
     if (!parser.is_done()) {
+      if (detail::expects_continue(parser.get())) {  // the client waits for this before sending the body
+        bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, parser.get().version()};
+        if (const auto cec = co_await detail::write_response(stream, go_on, false, opts.write_timeout)) {
+          trace.fail(cec);
+          co_return;
+        }
+      }
+      detail::expire_after(stream, opts.read_timeout);  // the body gets its own time, not what idling left
       auto [bec, bn] =
           co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       if (bec) {
@@ -149,22 +178,23 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
         if (bec == bhttp::error::body_limit) {
           auto res = detail::plain_response(bhttp::status::payload_too_large, parser.get().version(),
                                             "request body too large\n");
-          trace.set_response(res);
-          detail::expire_after(stream, opts.write_timeout);
-          auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-          if (!wec) trace.finish();
+          if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) trace.finish(res);
         }
         co_return;  // the trace ends incomplete (or answered 413) and the connection closes
       }
     }
 
     bhttp::request<bhttp::string_body>& req = parser.get();
+    const bool head = req.method() == bhttp::verb::head;
     using response_type = typename decltype(handler(req))::value_type;
     std::optional<response_type> res;
     std::exception_ptr error;
     try {
       res.emplace(co_await handler(req));
-    } catch (...) {
+      // The handler's own `Connection: close` stands; so does a length it set for a HEAD response.
+      res->keep_alive(res->keep_alive() && req.keep_alive() && !(control && control->stopping));
+      if (!head || (!res->has_content_length() && !res->chunked())) res->prepare_payload();
+    } catch (...) {  // the handler threw, or its response cannot be sent (a body on a 204)
       error = std::current_exception();
     }
     if (error) {
@@ -172,17 +202,14 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
       res.emplace();
       res->result(bhttp::status::internal_server_error);
       res->version(req.version());
+      res->keep_alive(req.keep_alive() && !(control && control->stopping));  // the request was read whole
+      res->prepare_payload();
     }
-    res->keep_alive(req.keep_alive() && !(control && control->stopping));
-    res->prepare_payload();
-    trace.set_response(res->base());
-    detail::expire_after(stream, opts.write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream, *res, asio::as_tuple(asio::use_awaitable));
-    if (wec) {
+    if (const auto wec = co_await detail::write_response(stream, *res, head, opts.write_timeout)) {
       trace.fail(wec);
       co_return;  // the trace ends incomplete
     }
-    trace.finish();
+    trace.finish(res->base());
     if (!res->keep_alive()) {
       boost::system::error_code ignored;
       beast::get_lowest_layer(stream).socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -191,8 +218,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
   }
 }
 
-/// `serve_connection` with the default options (made here, not as a default argument: GCC 12 destroys a
-/// default argument's temporary twice inside a `co_await` expression).
+/// `serve_connection` with the default options.
 template <class Stream, class Handler>
 asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, Handler handler) {
   return serve_connection(stream, std::move(remote_addr), std::move(handler), session_options{}, nullptr);
@@ -223,8 +249,9 @@ class server {
   /// The bound address (the port, when bound to port 0).
   asio::ip::tcp::endpoint local_endpoint() const { return state_->local; }
 
-  /// Starts accepting.
+  /// Starts accepting (once; later calls do nothing).
   void start() {
+    if (state_->started.exchange(true)) return;
     auto st = state_;
     asio::co_spawn(st->acceptor_strand, accept_loop(st), asio::detached);
   }
@@ -237,7 +264,8 @@ class server {
 
   /// Stops gracefully: stops accepting, closes idle keep-alive connections, lets requests in progress finish
   /// (their responses say `Connection: close`) until `drain` has passed, then closes what is left (those
-  /// requests' traces end incomplete). Completes with the number of connections closed by force.
+  /// requests' traces end incomplete). Completes with the number of connections closed by force. A second
+  /// call waits for the first stop and reports the same.
   template <class Token = asio::use_awaitable_t<>>
   auto async_stop(std::chrono::steady_clock::duration drain, Token&& token = {}) {
     auto st = state_;
@@ -270,7 +298,8 @@ class server {
           local(acceptor.local_endpoint()),
           handler(std::move(h)),
           opts(std::move(o)),
-          drained(acceptor_strand) {}
+          drained(acceptor_strand),
+          stop_done(acceptor_strand) {}
 
     asio::any_io_executor executor;
     asio::strand<asio::any_io_executor> acceptor_strand;
@@ -279,6 +308,12 @@ class server {
     handler_type handler;
     session_options opts;
     asio::steady_timer drained;  // cancelled when the last connection ends during a stop
+    std::atomic<bool> started{false};
+    // On the acceptor strand: the one stop in progress, and the later calls waiting for its result.
+    bool stop_started = false;
+    bool stop_finished = false;
+    std::size_t forced_result = 0;
+    asio::steady_timer stop_done;  // cancelled when the stop is finished
 
     mutable std::mutex mutex;
     std::list<std::shared_ptr<connection>> open;  // guarded by mutex
@@ -290,7 +325,11 @@ class server {
       auto strand = asio::make_strand(st->executor);
       auto [ec, socket] = co_await st->acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
-      if (ec) continue;  // e.g. too many open files: keep accepting
+      if (ec) {  // e.g. too many open files: keep accepting, after a pause (not a busy loop)
+        asio::steady_timer pause(st->acceptor_strand, std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
       auto conn = std::make_shared<connection>(strand);
       {
         std::lock_guard lk(st->mutex);
@@ -311,6 +350,10 @@ class server {
       boost::system::error_code ignored;
       stream.socket().close(ignored);
     };
+    struct forget_stream {  // the stream dies with this frame: nothing may reach it through `cancel` after
+      connection_control& control;
+      ~forget_stream() { control.cancel = nullptr; }
+    } forget{conn->control};
     // Named first: GCC 12 destroys a temporary made by a conditional inside a co_await expression twice.
     std::string remote = ec ? std::string() : peer.address().to_string();
     try {
@@ -318,7 +361,6 @@ class server {
     } catch (...) {
       // serve_connection reports its errors on the traces; nothing else may escape a detached task.
     }
-    conn->control.cancel = nullptr;
     bool last = false;
     {
       std::lock_guard lk(st->mutex);
@@ -330,6 +372,22 @@ class server {
 
   static asio::awaitable<std::size_t> stop(std::shared_ptr<state> st,
                                            std::chrono::steady_clock::duration drain) {
+    if (st->stop_started) {  // another stop is in progress or done: its result
+      while (!st->stop_finished)
+        co_await st->stop_done.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_return st->forced_result;
+    }
+    st->stop_started = true;
+    st->stop_done.expires_at(std::chrono::steady_clock::time_point::max());  // waiters wake on cancel()
+    const std::size_t forced = co_await drain_connections(st, drain);
+    st->forced_result = forced;
+    st->stop_finished = true;
+    st->stop_done.cancel();
+    co_return forced;
+  }
+
+  static asio::awaitable<std::size_t> drain_connections(std::shared_ptr<state> st,
+                                                        std::chrono::steady_clock::duration drain) {
     std::list<std::shared_ptr<connection>> open;
     {
       std::lock_guard lk(st->mutex);
@@ -405,13 +463,20 @@ inline asio::awaitable<shutdown_report> shutdown(server& srv, shutdown_options o
   co_return report;
 }
 
-/// Waits for SIGINT or SIGTERM, then shuts down as `shutdown` does.
-inline asio::awaitable<shutdown_report> shutdown_on_signal(server& srv, shutdown_options opts = {}) {
-  asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+/// Waits for a signal of `signals` (made before the program announces it is ready, so that an early signal
+/// is not lost), then shuts down as `shutdown` does.
+inline asio::awaitable<shutdown_report> shutdown_on_signal(server& srv, asio::signal_set& signals,
+                                                           shutdown_options opts = {}) {
   const auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
   shutdown_report report = co_await shutdown(srv, opts);
   report.signal = ec ? 0 : sig;
   co_return report;
+}
+
+/// Waits for SIGINT or SIGTERM, then shuts down as `shutdown` does.
+inline asio::awaitable<shutdown_report> shutdown_on_signal(server& srv, shutdown_options opts = {}) {
+  asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+  co_return co_await shutdown_on_signal(srv, signals, opts);
 }
 
 }  // namespace beeline::http
