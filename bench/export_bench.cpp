@@ -15,7 +15,7 @@
 
 #include "export/otlp_json.hpp"
 
-#include "honeycomb_sink.hpp"
+#include "loopback_sink.hpp"
 
 #include <benchmark/benchmark.h>
 #include <boost/asio/ip/tcp.hpp>
@@ -123,7 +123,7 @@ BENCHMARK(encode_otlp)->UseManualTime()->Unit(benchmark::kMillisecond);
 // Spans at `rate` per second (0: as fast as one thread can), for one second per iteration.
 void e2e_honeycomb(benchmark::State& state) {
   const auto rate = static_cast<std::uint64_t>(state.range(0));
-  beeline::bench::honeycomb_sink backend;
+  beeline::bench::loopback_sink backend;
   beeline::honeycomb_exporter_options hc;
   hc.api_host = "http://127.0.0.1:" + std::to_string(backend.port());
   hc.write_key = "0123456789abcdef0123456789abcdef";

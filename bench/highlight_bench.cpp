@@ -12,6 +12,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "loopback_sink.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -30,59 +32,8 @@ using asio::ip::tcp;
 
 namespace {
 
-// Answers every request with 200 "{}" on keep-alive connections, one thread per connection.
-class otlp_sink {
- public:
-  otlp_sink() : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this] { accept_loop(); });
-  }
-  ~otlp_sink() {
-    stop_ = true;
-    {
-      tcp::socket wake(ioc_);
-      boost::system::error_code ec;
-      wake.connect(acceptor_.local_endpoint(), ec);
-    }
-    thread_.join();
-    for (auto& t : sessions_)
-      t.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
-
- private:
-  void accept_loop() {
-    for (;;) {
-      tcp::socket socket(ioc_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (ec || stop_) return;
-      sessions_.emplace_back([s = std::move(socket)]() mutable {
-        beast::flat_buffer buffer;
-        for (;;) {
-          http::request<http::string_body> req;
-          boost::system::error_code e;
-          http::read(s, buffer, req, e);
-          if (e) return;
-          http::response<http::string_body> res{http::status::ok, 11};
-          res.set(http::field::content_type, "application/json");
-          res.keep_alive(true);
-          res.body() = "{}";
-          res.prepare_payload();
-          http::write(s, res, e);
-          if (e) return;
-        }
-      });
-    }
-  }
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::vector<std::thread> sessions_;
-  std::atomic<bool> stop_{false};
-};
-
-otlp_sink& sink() {
-  static otlp_sink s;
+beeline::bench::loopback_sink& sink() {
+  static beeline::bench::loopback_sink s(beeline::bench::loopback_sink::protocol::otlp);
   return s;
 }
 

@@ -16,7 +16,7 @@
 #include <beeline/beeline.hpp>
 #include <beeline/http_exporter.hpp>
 
-#include "honeycomb_sink.hpp"
+#include "loopback_sink.hpp"
 
 #include <benchmark/benchmark.h>
 #include <boost/asio/as_tuple.hpp>
@@ -163,7 +163,7 @@ void server_side_by_side(benchmark::State& state) {
   const auto plain_port = plain_acceptor.local_endpoint().port();
 
   // The traced server and its export pipeline.
-  beeline::bench::honeycomb_sink sink;
+  beeline::bench::loopback_sink sink;
   beeline::honeycomb_exporter_options hc;
   hc.api_host = "http://127.0.0.1:" + std::to_string(sink.port());
   hc.write_key = "0123456789abcdef0123456789abcdef";

@@ -201,3 +201,23 @@ TEST_CASE(
   }
   CHECK(missing == 0);
 }
+
+#ifdef BEELINE_EXAMPLE_HIGHLIGHT_SERVER
+TEST_CASE("examples: highlight_server --self-test reports spans, errors and metrics to an OTLP collector") {
+  beeline::test::loopback_server collector(
+      [](const beeline::test::recorded_request&) { return beeline::test::reply::with_status(200, "{}"); });
+  child_process p({BEELINE_EXAMPLE_HIGHLIGHT_SERVER, "--self-test"},
+                  {"HIGHLIGHT_PROJECT_ID=example", "HIGHLIGHT_OTLP_ENDPOINT=" + collector.url()});
+  REQUIRE(p.wait(20s) == 0);
+  CAPTURE(p.out(), p.err());
+  CHECK(p.out().find("wait_for_flush: spans exported") != std::string::npos);
+  CHECK(p.out().find("spans flush complete") != std::string::npos);
+  std::set<std::string> targets;
+  for (const auto& r : collector.requests()) {
+    targets.insert(r.target);
+    CHECK(r.header("content-encoding") == "gzip");
+  }
+  CHECK(targets.count("/v1/traces") == 1);
+  CHECK(targets.count("/v1/metrics") == 1);
+}
+#endif

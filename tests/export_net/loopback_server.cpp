@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include <simdjson.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cctype>
@@ -509,6 +510,26 @@ self_signed_certificate::self_signed_certificate() {
 self_signed_certificate::~self_signed_certificate() {
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
+}
+
+std::string gunzip(std::string_view gz) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2 failed");
+  std::string out;
+  char chunk[16384];
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  zs.avail_in = static_cast<uInt>(gz.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(chunk);
+    zs.avail_out = sizeof chunk;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(chunk, sizeof chunk - zs.avail_out);
+    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) break;  // input ended before the stream did
+  }
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
+  return out;
 }
 
 }  // namespace beeline::test

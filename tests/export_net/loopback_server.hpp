@@ -120,6 +120,9 @@ class loopback_server {
 /// A loopback port with nothing listening on it (bound, then released).
 std::uint16_t unused_port();
 
+/// A gzip request body, decompressed; throws std::runtime_error if it is not gzip.
+std::string gunzip(std::string_view gz);
+
 /// The number of elements of a JSON array body; 0 if it is not one.
 std::size_t json_array_size(std::string_view body);
 

@@ -7,7 +7,6 @@
 #include "export_net/loopback_server.hpp"
 
 #include <simdjson.h>
-#include <zlib.h>
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -39,20 +38,6 @@ beeline::config config_with(std::shared_ptr<beeline::exporter> ex) {
   cfg.exporter = std::move(ex);
   cfg.logger = [](beeline::log_level, std::string_view) {};
   return cfg;
-}
-
-std::string gunzip(const std::string& in) {
-  z_stream zs{};
-  REQUIRE(inflateInit2(&zs, 15 + 16) == Z_OK);
-  std::string out(in.size() * 50 + 4096, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(inflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  inflateEnd(&zs);
-  return out;
 }
 
 // A span of the request, by name.
@@ -167,7 +152,7 @@ TEST_CASE("otlp: gzip bodies, upstream ids mapped to hex, partial success counte
   REQUIRE(reqs.size() == 1);
   CHECK(reqs[0].header("Content-Encoding") == "gzip");
   simdjson::dom::parser parser;
-  const simdjson::dom::element body = parser.parse(gunzip(reqs[0].body));
+  const simdjson::dom::element body = parser.parse(beeline::test::gunzip(reqs[0].body));
   const simdjson::dom::element span = span_named(body, "from AWS");
   CHECK(std::string(span["traceId"].get_string().value()) == "5759e988bd862e3fe1be46a994272793");
   const std::string parent(span["parentSpanId"].get_string().value());

@@ -17,7 +17,6 @@
 
 #include <simdjson.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <catch2/catch.hpp>
 
@@ -57,20 +56,6 @@ hl::options options_for(const loopback_server& server) {
   return o;
 }
 
-std::string gunzip(const std::string& in) {
-  z_stream zs{};
-  REQUIRE(inflateInit2(&zs, 15 + 16) == Z_OK);
-  std::string out(in.size() * 50 + 4096, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(inflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  inflateEnd(&zs);
-  return out;
-}
-
 // The bodies (gunzipped) of the requests to `path`.
 std::vector<std::string> bodies(const loopback_server& server, std::string_view path) {
   std::vector<std::string> out;
@@ -78,7 +63,7 @@ std::vector<std::string> bodies(const loopback_server& server, std::string_view 
     if (r.target == path) {
       CHECK(r.header("Content-Encoding") == "gzip");
       CHECK(r.header("Content-Type") == "application/json");
-      out.push_back(gunzip(r.body));
+      out.push_back(beeline::test::gunzip(r.body));
     }
   return out;
 }
@@ -719,7 +704,7 @@ TEST_CASE("highlight: the same calls send what @highlight-run/node sends (normal
       json += "{\"path\":";
       beeline::detail::append_json_string(json, r.target);
       json += ",\"body\":";
-      beeline::detail::append_json_string(json, gunzip(r.body));
+      beeline::detail::append_json_string(json, beeline::test::gunzip(r.body));
       json += "}";
     }
     json += "]";

@@ -1,5 +1,6 @@
-// A Honeycomb-compatible sink for the benchmarks that export over HTTP: a Beast server on 127.0.0.1 that
-// reads each batch, counts its events and answers one 202 status per event, on keep-alive connections.
+// A collector for the benchmarks that export over HTTP: a Beast server on 127.0.0.1, one thread per
+// keep-alive connection, that answers a Honeycomb batch with one 202 status per event, or an OTLP request
+// with `{}`.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -25,14 +26,14 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// A Honeycomb-compatible sink: answers every batch with one 202 status per event, on keep-alive
-// connections, one thread per connection.
-class honeycomb_sink {
+class loopback_sink {
  public:
-  honeycomb_sink() : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+  enum class protocol { honeycomb, otlp };
+  explicit loopback_sink(protocol p = protocol::honeycomb)
+      : protocol_(p), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
     thread_ = std::thread([this] { accept_loop(); });
   }
-  ~honeycomb_sink() {
+  ~loopback_sink() {
     stop_ = true;
     {  // a blocking accept does not notice close(); a last connection wakes it
       tcp::socket wake(ioc_);
@@ -44,6 +45,7 @@ class honeycomb_sink {
       t.join();
   }
   unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
   std::uint64_t events() const { return events_.load(); }
 
  private:
@@ -66,16 +68,20 @@ class honeycomb_sink {
       boost::system::error_code ec;
       http::read(socket, buffer, req, ec);
       if (ec) return;
-      // Count events: each element of the array starts with {"time".
-      std::size_t n = 0;
-      for (std::size_t pos = req.body().find("{\"time\""); pos != std::string::npos;
-           pos = req.body().find("{\"time\"", pos + 1))
-        ++n;
-      events_.fetch_add(n);
-      statuses = "[";
-      for (std::size_t i = 0; i < n; ++i)
-        statuses += i ? ",{\"status\":202}" : "{\"status\":202}";
-      statuses += "]";
+      if (protocol_ == protocol::otlp) {
+        statuses = "{}";
+      } else {
+        // Count events: each element of the array starts with {"time".
+        std::size_t n = 0;
+        for (std::size_t pos = req.body().find("{\"time\""); pos != std::string::npos;
+             pos = req.body().find("{\"time\"", pos + 1))
+          ++n;
+        events_.fetch_add(n);
+        statuses = "[";
+        for (std::size_t i = 0; i < n; ++i)
+          statuses += i ? ",{\"status\":202}" : "{\"status\":202}";
+        statuses += "]";
+      }
       http::response<http::string_body> res{http::status::ok, 11};
       res.set(http::field::content_type, "application/json");
       res.keep_alive(true);
@@ -86,6 +92,7 @@ class honeycomb_sink {
     }
   }
 
+  protocol protocol_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
