@@ -106,6 +106,24 @@ awaitable<bhttp::response<bhttp::string_body>> hello(bhttp::request<bhttp::strin
   co_return res;
 }
 
+/// A traced server on 127.0.0.1 with a tracer of its own, its io_context run by `threads` background threads.
+struct traced_server {
+  memory_tracer t;
+  io_runner io;
+  beeline::http::server srv;
+  explicit traced_server(beeline::http::server::handler_type handler,
+                         beeline::http::session_options opts = {}, int threads = 1, beeline::config cfg = {})
+      : t(std::move(cfg)),
+        io(threads),
+        srv(io.ioc.get_executor(), {loopback, 0}, std::move(handler), traced_by(std::move(opts), t.tracer)) {
+    srv.start();
+  }
+  static beeline::http::session_options traced_by(beeline::http::session_options o, beeline::tracer& tracer) {
+    o.tracer = &tracer;
+    return o;
+  }
+};
+
 /// Waits (up to 5 s) until the tracer has exported an event named `name` and returns every event.
 std::vector<exported> events_with(memory_tracer& t, const std::string& name, std::size_t count = 1) {
   const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -129,12 +147,8 @@ std::vector<exported> named(const std::vector<exported>& evs, const std::string&
 }  // namespace
 
 TEST_CASE("http server: one trace per request with the Beeline's request fields, upstream continued") {
-  memory_tracer t;
-  io_runner io;
-  beeline::http::session_options opts;
-  opts.tracer = &t.tracer;
-  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
-  srv.start();
+  traced_server fixture(hello);
+  auto& [t, io, srv] = fixture;
 
   client c(srv.local_endpoint().port());
   const std::string upstream_trace = "0af7651916cd43dd8448eb211c80319c";
@@ -186,12 +200,8 @@ TEST_CASE("http server: one trace per request with the Beeline's request fields,
 }
 
 TEST_CASE("http server: a handler that throws gets a 500 and its trace records the exception") {
-  memory_tracer t;
-  io_runner io;
-  beeline::http::session_options opts;
-  opts.tracer = &t.tracer;
-  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
-  srv.start();
+  traced_server fixture(hello);
+  auto& [t, io, srv] = fixture;
   client c(srv.local_endpoint().port());
   CHECK(c.get("/throw").result_int() == 500);
   CHECK(c.get("/teapot").result_int() == 503);  // the connection survived the exception
@@ -208,14 +218,11 @@ TEST_CASE("http server: a handler that throws gets a 500 and its trace records t
 }
 
 TEST_CASE("http server: malformed and oversized requests are answered and traced, never a crash") {
-  memory_tracer t;
-  io_runner io;
   beeline::http::session_options opts;
-  opts.tracer = &t.tracer;
   opts.header_limit = 4096;
   opts.body_limit = 64;
-  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
-  srv.start();
+  traced_server fixture(hello, opts);
+  auto& [t, io, srv] = fixture;
   const auto port = srv.local_endpoint().port();
 
   SECTION("garbage") {
@@ -273,12 +280,8 @@ TEST_CASE("http server: malformed and oversized requests are answered and traced
 TEST_CASE("http server: concurrent keep-alive connections each get their own traces", "[concurrency]") {
   beeline::config cfg;
   cfg.queue_capacity = 1 << 14;
-  memory_tracer t(cfg);
-  io_runner io(2);
-  beeline::http::session_options opts;
-  opts.tracer = &t.tracer;
-  beeline::http::server srv(io.ioc.get_executor(), {loopback, 0}, hello, opts);
-  srv.start();
+  traced_server fixture(hello, {}, 2, cfg);
+  auto& [t, io, srv] = fixture;
   const auto port = srv.local_endpoint().port();
   constexpr int clients = 8;
   constexpr int requests = 20;
@@ -386,12 +389,8 @@ TEST_CASE(
 }
 
 TEST_CASE("http client: outside a trace the request goes out untraced and unchanged") {
-  memory_tracer back;
-  io_runner io;
-  beeline::http::session_options opts;
-  opts.tracer = &back.tracer;
-  beeline::http::server backend(io.ioc.get_executor(), {loopback, 0}, hello, opts);
-  backend.start();
+  traced_server fixture(hello);
+  auto& [back, io, backend] = fixture;
   const auto port = backend.local_endpoint().port();
   std::promise<std::pair<int, bool>> done;
   asio::co_spawn(
@@ -414,14 +413,9 @@ TEST_CASE("http client: outside a trace the request goes out untraced and unchan
 }
 
 TEST_CASE("http server: graceful stop lets a request in progress finish and closes idle connections") {
-  memory_tracer t;
-  io_runner io;
-  beeline::http::session_options opts;
-  opts.tracer = &t.tracer;
   std::promise<void> slow_started;
   std::atomic<bool> release{false};
-  beeline::http::server srv(
-      io.ioc.get_executor(), {loopback, 0},
+  traced_server fixture(
       [&](bhttp::request<bhttp::string_body>& req) -> awaitable<bhttp::response<bhttp::string_body>> {
         if (req.target() == "/slow") {
           slow_started.set_value();
@@ -432,9 +426,8 @@ TEST_CASE("http server: graceful stop lets a request in progress finish and clos
           }
         }
         co_return bhttp::response<bhttp::string_body>{bhttp::status::ok, 11};
-      },
-      opts);
-  srv.start();
+      });
+  auto& [t, io, srv] = fixture;
   const auto port = srv.local_endpoint().port();
 
   client idle(port);
@@ -484,21 +477,15 @@ TEST_CASE("http server: graceful stop lets a request in progress finish and clos
 
 TEST_CASE(
     "http server: a request still running at the drain deadline is cut off and its trace ends incomplete") {
-  memory_tracer t;
-  io_runner io;
-  beeline::http::session_options opts;
-  opts.tracer = &t.tracer;
   std::promise<void> started;
-  beeline::http::server srv(
-      io.ioc.get_executor(), {loopback, 0},
+  traced_server fixture(
       [&](bhttp::request<bhttp::string_body>&) -> awaitable<bhttp::response<bhttp::string_body>> {
         started.set_value();
         asio::steady_timer timer(co_await asio::this_coro::executor, 30s);  // only the stop ends this
         co_await timer.async_wait(use_awaitable);
         co_return bhttp::response<bhttp::string_body>{bhttp::status::ok, 11};
-      },
-      opts);
-  srv.start();
+      });
+  auto& [t, io, srv] = fixture;
   client busy(srv.local_endpoint().port());
   bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/stuck", 11};
   req.set(bhttp::field::host, "x");
@@ -518,12 +505,7 @@ TEST_CASE(
 }
 
 TEST_CASE("http server: HEAD, the handler's Connection: close, 100-continue and an unsendable response") {
-  memory_tracer t;
-  io_runner io;
-  beeline::http::session_options opts;
-  opts.tracer = &t.tracer;
-  beeline::http::server srv(
-      io.ioc.get_executor(), {loopback, 0},
+  traced_server fixture(
       [](bhttp::request<bhttp::string_body>& req) -> awaitable<bhttp::response<bhttp::string_body>> {
         bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
         res.body() = "hello body\n";
@@ -531,9 +513,8 @@ TEST_CASE("http server: HEAD, the handler's Connection: close, 100-continue and 
         if (req.target() == "/no-content") res.result(bhttp::status::no_content);  // with a body: invalid
         if (req.target() == "/upload") res.body() = "got " + std::to_string(req.body().size()) + "\n";
         co_return res;
-      },
-      opts);
-  srv.start();
+      });
+  auto& [t, io, srv] = fixture;
   const auto port = srv.local_endpoint().port();
 
   SECTION("HEAD: the length of the body, not the body; the connection stays usable") {
@@ -584,12 +565,8 @@ TEST_CASE("http server: HEAD, the handler's Connection: close, 100-continue and 
 }
 
 TEST_CASE("http client: a HEAD request does not wait for a body") {
-  memory_tracer back;
-  io_runner io;
-  beeline::http::session_options opts;
-  opts.tracer = &back.tracer;
-  beeline::http::server backend(io.ioc.get_executor(), {loopback, 0}, hello, opts);
-  backend.start();
+  traced_server fixture(hello);
+  auto& [back, io, backend] = fixture;
   const auto port = backend.local_endpoint().port();
   std::promise<int> done;
   asio::co_spawn(
