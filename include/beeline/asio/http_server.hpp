@@ -90,6 +90,25 @@ asio::awaitable<boost::system::error_code> write_response(Stream& stream, bhttp:
   co_return ec;
 }
 
+/// Closes after an error response while the client may still be sending (an upload over the limit): stops
+/// sending, then reads and discards what arrives until the client closes (at most 1 MiB or 1 s), so the
+/// kernel does not answer the unread bytes with a reset that could destroy the response before the client
+/// read it.
+template <class Stream>
+asio::awaitable<void> close_unread(Stream& stream) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  boost::system::error_code ignored;
+  lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  expire_after(stream, std::chrono::seconds(1));
+  char scratch[4096];
+  for (std::size_t total = 0; total < (1u << 20);) {
+    auto [ec, n] =
+        co_await lowest.async_read_some(asio::buffer(scratch), asio::as_tuple(asio::use_awaitable));
+    if (ec) break;
+    total += n;
+  }
+}
+
 /// Whether the request asks for `100 Continue` before it sends its body.
 template <class Fields>
 bool expects_continue(const bhttp::request<bhttp::string_body, Fields>& req) {
@@ -144,19 +163,29 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
       trace.fail(ec);
       auto res = detail::plain_response(bhttp::status::payload_too_large, parser.get().version(),
                                         "request body too large\n");
-      if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) trace.finish(res);
+      if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) {
+        trace.finish(res);
+        co_await detail::close_unread(stream);
+      }
       co_return;
     }
     if (ec) {
-      // A malformed or oversized request: answered if the client can still hear it, traced either way.
-      server_span failed = server_span::bad_request(remote_addr, ec, opts);
+      // A malformed or oversized request: answered if the client can still hear it, traced either way (with
+      // the method and target when the request line was read, e.g. a header over the limit).
+      server_span failed = parser.get().method_string().empty()
+                               ? server_span::bad_request(remote_addr, ec, opts)
+                               : server_span(parser.get().base(), remote_addr, opts);
+      failed.fail(ec);
       if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
           ec != bhttp::error::partial_message && ec != bhttp::error::end_of_stream) {
         const bool too_big = ec == bhttp::error::header_limit;
         auto res = detail::plain_response(
             too_big ? bhttp::status::request_header_fields_too_large : bhttp::status::bad_request, 11,
             too_big ? "request header too large\n" : "malformed request\n");
-        if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) failed.finish(res);
+        if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) {
+          failed.finish(res);
+          co_await detail::close_unread(stream);
+        }
       }
       co_return;
     }
@@ -178,7 +207,10 @@ asio::awaitable<void> serve_connection(Stream& stream, std::string remote_addr, 
         if (bec == bhttp::error::body_limit) {
           auto res = detail::plain_response(bhttp::status::payload_too_large, parser.get().version(),
                                             "request body too large\n");
-          if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) trace.finish(res);
+          if (!co_await detail::write_response(stream, res, false, opts.write_timeout)) {
+            trace.finish(res);
+            co_await detail::close_unread(stream);
+          }
         }
         co_return;  // the trace ends incomplete (or answered 413) and the connection closes
       }
