@@ -171,7 +171,7 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
   return t;
 }
 
-void tracer_core::release_trace(trace_state* t, std::uint32_t n) noexcept {
+void tracer_core::release_trace(trace_state* t, std::uint32_t n, std::uint32_t* deferred_core_refs) noexcept {
   if (t->refs.fetch_sub(n, std::memory_order_acq_rel) != n) return;
   t->fields_bound_logged.store(false, std::memory_order_relaxed);
   const trace_fields_node* node = t->fields.exchange(nullptr, std::memory_order_acquire);
@@ -179,7 +179,10 @@ void tracer_core::release_trace(trace_state* t, std::uint32_t n) noexcept {
     delete std::exchange(node, node->prev);
   t->core = nullptr;
   traces_.push(t);
-  release();  // may delete this: nothing after it
+  if (deferred_core_refs)
+    ++*deferred_core_refs;  // given back by the caller in one write
+  else
+    release();  // may delete this: nothing after it
 }
 
 span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept {
@@ -310,22 +313,26 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
   // The worker runs only while the tracer holds its reference, so releasing traces here never deletes `this`.
   // Consecutive records of one trace give their references back in one atomic operation: the trace's counter
   // is shared with the threads starting spans, and one write per span would bounce its cache line each time.
+  // The same goes for the tracer's own counter, which every new trace increments: the traces that end here
+  // give their references to the tracer back in one write after the loop, not one each.
   trace_state* run_trace = nullptr;
   std::uint32_t run_length = 0;
+  std::uint32_t ended_traces = 0;
   for (std::size_t i = 0; i < recs.size(); ++i) {
     trace_state* trace = recs[i]->trace;
     reset_record(*recs[i]);
     if (i > 0) object_pool<span_record>::link(recs[i - 1], recs[i]);
     if (trace != run_trace) {
-      if (run_trace) release_trace(run_trace, run_length);
+      if (run_trace) release_trace(run_trace, run_length, &ended_traces);
       run_trace = trace;
       run_length = 0;
     }
     ++run_length;
   }
-  if (run_trace) release_trace(run_trace, run_length);
+  if (run_trace) release_trace(run_trace, run_length, &ended_traces);
   records_.push_chain(recs.front(), recs.back());
   recs.clear();
+  if (ended_traces) refs_.fetch_sub(ended_traces, std::memory_order_acq_rel);  // never the last reference
 }
 
 void tracer_core::finalize(span_record& rec) {

@@ -82,8 +82,10 @@ class tracer_core final : private beeline::export_listener {
   /// Merges fields into the trace-level context (copy on write).
   void add_trace_fields(trace_state& trace, fields f, std::string_view prefix);
 
-  /// Gives back `n` references to a trace; the last one returns it to the pool.
-  void release_trace(trace_state* t, std::uint32_t n = 1) noexcept;
+  /// Drops `n` references to `t`; the last recycles it and drops its reference to this tracer, or, with
+  /// `deferred_core_refs`, counts it there for the caller to drop (the worker, which never holds the last).
+  void release_trace(trace_state* t, std::uint32_t n = 1,
+                     std::uint32_t* deferred_core_refs = nullptr) noexcept;
 
   // ---- control ----
   flush_result flush(std::chrono::steady_clock::duration timeout);
