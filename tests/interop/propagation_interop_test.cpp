@@ -16,6 +16,8 @@
 // missing Node output fails.
 #include <beeline/propagation.hpp>
 
+#include "core/json.hpp"
+
 #include <simdjson.h>
 #include <catch2/catch.hpp>
 
@@ -161,53 +163,12 @@ json from_dom(simdjson::dom::element e) {
   return j;
 }
 
-// simdjson refuses integer literals beyond 64 bits, which JSON.stringify writes (1e20 is
-// `100000000000000000000`); a `.0` after such a literal makes it the double JavaScript reads.
-std::string widen_long_integers(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size();) {
-    const char c = text[i];
-    if (in_string) {
-      out.push_back(c);
-      if (c == '\\' && i + 1 < text.size())
-        out.push_back(text[++i]);
-      else if (c == '"')
-        in_string = false;
-      ++i;
-    } else if (c == '"') {
-      in_string = true;
-      out.push_back(c);
-      ++i;
-    } else if ((c >= '0' && c <= '9') || c == '-') {
-      std::size_t end = i;
-      while (end < text.size() &&
-             std::string_view("0123456789+-.eE").find(text[end]) != std::string_view::npos)
-        ++end;
-      const std::string_view number = text.substr(i, end - i);
-      out.append(number);
-      std::int64_t as_signed = 0;
-      std::uint64_t as_unsigned = 0;
-      const char* last = number.data() + number.size();
-      const auto whole = [&](std::from_chars_result r) { return r.ec == std::errc() && r.ptr == last; };
-      const bool fits = whole(std::from_chars(number.data(), last, as_signed)) ||
-                        whole(std::from_chars(number.data(), last, as_unsigned));
-      if (number.find_first_of(".eE") == std::string_view::npos && !fits) out.append(".0");
-      i = end;
-    } else {
-      out.push_back(c);
-      ++i;
-    }
-  }
-  return out;
-}
-
 std::optional<json> try_parse_json(std::string_view text) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parser.parse(simdjson::padded_string(text)).get(root) == simdjson::SUCCESS) return from_dom(root);
-  if (parser.parse(simdjson::padded_string(widen_long_integers(text))).get(root) == simdjson::SUCCESS)
+  if (parser.parse(simdjson::padded_string(beeline::detail::widen_big_integers(text))).get(root) ==
+      simdjson::SUCCESS)
     return from_dom(root);
   return std::nullopt;
 }
