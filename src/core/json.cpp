@@ -8,6 +8,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 
 namespace beeline::detail {
@@ -36,19 +37,50 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return 0;
 }
 
+// How many leading bytes of `s` go into a JSON string as they are: printable ASCII other than `"` and `\\`.
+// Eight bytes at a time; a word with any byte to look at is finished byte by byte.
+std::size_t verbatim_prefix(const char* s, std::size_t n) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t highs = 0x8080808080808080ULL;
+  // Each term has a byte's high bit set where that byte is below 0x20, is `"`, or is `\\` (exact for
+  // bytes below 0x80, which is all that matters once `w & highs` catches the others).
+  const auto below = [](std::uint64_t w, std::uint64_t k) { return (w - ones * k) & ~w; };
+  const auto equal = [&](std::uint64_t w, std::uint64_t k) { return below(w ^ (ones * k), 1); };
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s + i, 8);
+    if ((w | below(w, 0x20) | equal(w, '"') | equal(w, '\\')) & highs) break;
+  }
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+  }
+  return i;
+}
+
 }  // namespace
 
 bool append_json_string(std::string& out, std::string_view s) {
+  std::size_t i = verbatim_prefix(s.data(), s.size());
+  if (i == s.size()) {  // nearly every key and value: one copy between the quotes
+    const std::size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* d = out.data() + at;
+    d[0] = '"';
+    if (!s.empty()) std::memcpy(d + 1, s.data(), s.size());
+    d[s.size() + 1] = '"';
+    return true;
+  }
   static constexpr char hex[] = "0123456789abcdef";
   bool valid = true;
   out.push_back('"');
   std::size_t run = 0;  // start of the pending run of bytes copied verbatim
-  std::size_t i = 0;
   const auto flush_run = [&] { out.append(s.data() + run, i - run); };
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++i;
+      i += verbatim_prefix(s.data() + i, s.size() - i);
       continue;
     }
     if (c >= 0x80) {

@@ -112,6 +112,50 @@ TEST_CASE("json: other control characters become \\u00XX with lowercase hex", "[
   }
 }
 
+TEST_CASE("json: a byte that needs escaping is found at every position of a long string", "[json]") {
+  // The scan reads eight bytes at a time: put each byte value at each lane of three words, and between them.
+  const auto expected = [](unsigned char c) -> std::string {
+    switch (c) {
+      case '"':
+        return "\\\"";
+      case '\\':
+        return "\\\\";
+      case '\n':
+        return "\\n";
+      case '\r':
+        return "\\r";
+      case '\t':
+        return "\\t";
+      case '\b':
+        return "\\b";
+      case '\f':
+        return "\\f";
+      default:
+        break;
+    }
+    if (c < 0x20) {
+      static constexpr char hex[] = "0123456789abcdef";
+      return std::string("\\u00") + hex[c >> 4] + hex[c & 0xf];
+    }
+    if (c >= 0x80) return std::string(fffd);  // a lone byte above ASCII is invalid UTF-8
+    return std::string(1, static_cast<char>(c));
+  };
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t at = 0; at < 24; ++at) {
+      std::string in(24, 'a');
+      in[at] = static_cast<char>(c);
+      const auto e = escape(in);
+      const std::string want = "\"" + std::string(at, 'a') + expected(static_cast<unsigned char>(c)) +
+                               std::string(23 - at, 'a') + "\"";
+      INFO("byte " << c << " at " << at);
+      REQUIRE(e.out == want);
+      CHECK(e.valid == (c < 0x80));
+    }
+  }
+  // Two in one word, and one in the last, partial word.
+  CHECK(escape("abc\"de\\fghijklmnopq\n").out == R"("abc\"de\\fghijklmnopq\n")");
+}
+
 // ---- append_json_string: UTF-8 ----
 
 TEST_CASE("json: valid multi-byte UTF-8 is copied unchanged", "[json]") {
