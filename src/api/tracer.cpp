@@ -5,6 +5,7 @@
 
 #include "api/tracer_core.hpp"
 #include "core/ids.hpp"
+#include "core/thread_name.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -90,7 +91,10 @@ tracer_core::tracer_core(config cfg)
   global_limits_ = {SIZE_MAX, SIZE_MAX};
   field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields};
   calibrate_clock();
-  worker_ = std::thread([this] { run_worker(); });
+  worker_ = std::thread([this] {
+    name_this_thread("beeline-export");
+    run_worker();
+  });
 }
 
 tracer_core::~tracer_core() {

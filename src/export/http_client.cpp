@@ -4,6 +4,7 @@
 // size; retry as OTLP prescribes. This is the only translation unit that includes Asio or Beast.
 #include "export/http_client.hpp"
 
+#include "core/thread_name.hpp"
 #include "export/gzip.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -162,7 +163,10 @@ class http_client::impl {
       }
       ssl_ctx_.set_verify_mode(opt_.verify_peer ? ssl::verify_peer : ssl::verify_none);
     }
-    thread_ = std::thread([this] { ioc_.run(); });
+    thread_ = std::thread([this] {
+      name_this_thread("beeline-http");
+      ioc_.run();
+    });
   }
 
   ~impl() { shutdown(); }

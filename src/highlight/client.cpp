@@ -4,6 +4,7 @@
 
 #include "core/ids.hpp"
 #include "core/json.hpp"
+#include "core/thread_name.hpp"
 #include "export/otlp_json.hpp"
 #include "highlight/signals.hpp"
 #include "highlight/source_context.hpp"
@@ -315,7 +316,10 @@ client_impl::client_impl(options o) : opt_(std::move(o)) {
       tracer_->service_name(), opt_.service_version, resource, host_name());
   signals_ = std::make_unique<detail::signal_pipeline>(*target, opt_.http, resource_json,
                                                        opt_.signal_queue_capacity, opt_.send_interval);
-  reaper_ = std::thread([this] { reap(); });
+  reaper_ = std::thread([this] {
+    beeline::detail::name_this_thread("highlight-reap");
+    reap();
+  });
   debug("initialized, sending to " + opt_.otlp_endpoint);
 }
 

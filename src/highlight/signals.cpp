@@ -1,6 +1,7 @@
 #include "highlight/signals.hpp"
 
 #include "core/json.hpp"
+#include "core/thread_name.hpp"
 #include "export/otlp_json.hpp"
 
 #include <algorithm>
@@ -127,7 +128,10 @@ signal_pipeline::signal_pipeline(beeline::detail::http_target target, http_optio
       capacity_(capacity),
       interval_(interval),
       client_(std::move(target), std::move(http), "beeline-cpp/" BEELINE_VERSION_STRING) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    beeline::detail::name_this_thread("highlight-send");
+    run();
+  });
 }
 
 signal_pipeline::~signal_pipeline() {
