@@ -130,6 +130,25 @@ bool append_json_string(std::string& out, std::string_view s) {
   return valid;
 }
 
+bool append_json_key(std::string& out, std::string_view key, bool first) {
+  if (verbatim_prefix(key.data(), key.size()) == key.size()) {  // one copy for `,"key":`
+    const std::size_t lead = first ? 0 : 1;
+    const std::size_t at = out.size();
+    out.resize(at + lead + key.size() + 3);
+    char* d = out.data() + at;
+    if (!first) *d++ = ',';
+    *d++ = '"';
+    if (!key.empty()) std::memcpy(d, key.data(), key.size());
+    d[key.size()] = '"';
+    d[key.size() + 1] = ':';
+    return true;
+  }
+  if (!first) out.push_back(',');
+  const bool valid = append_json_string(out, key);
+  out.push_back(':');
+  return valid;
+}
+
 void append_json_double(std::string& out, double d) {
   if (!std::isfinite(d)) {
     out.append("null");
@@ -179,6 +198,31 @@ void append_json_double(std::string& out, double d) {
     out.push_back(n - 1 < 0 ? '-' : '+');
     fmt::format_to(std::back_inserter(out), "{}", n - 1 < 0 ? 1 - n : n - 1);
   }
+}
+
+void append_json_ms_from_ns(std::string& out, std::int64_t ns) {
+  // Below 1e15 ns the decimal ns / 1e6 has at most 15 significant digits, so it reads back as the double
+  // nearest it, and no shorter decimal does (two decimals of 15 digits or fewer never share a double): it is
+  // the shortest form, which JavaScript prints in plain notation from 0.000001 up.
+  if (ns <= 0 || ns >= 1'000'000'000'000'000) {
+    append_json_double(out, static_cast<double>(ns) / 1e6);
+    return;
+  }
+  char buf[32];
+  char* d = std::to_chars(buf, buf + sizeof buf, ns / 1'000'000).ptr;
+  auto frac = static_cast<unsigned>(ns % 1'000'000);
+  if (frac) {
+    char digits[6];
+    for (int k = 5; k >= 0; --k, frac /= 10)
+      digits[k] = static_cast<char>('0' + frac % 10);
+    int len = 6;
+    while (digits[len - 1] == '0')
+      --len;
+    *d++ = '.';
+    std::memcpy(d, digits, static_cast<std::size_t>(len));
+    d += len;
+  }
+  out.append(buf, static_cast<std::size_t>(d - buf));
 }
 
 void append_json_int(std::string& out, std::int64_t i) {

@@ -14,10 +14,16 @@ namespace beeline::detail {
 
 /// Appends `s` as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD; returns false if there were any.
 bool append_json_string(std::string& out, std::string_view s);
+/// Appends an object member's key and its colon (`"key":`), after a comma unless `first`. Returns false if
+/// the key held invalid UTF-8 (written as U+FFFD).
+bool append_json_key(std::string& out, std::string_view key, bool first = false);
 /// Appends a number as JavaScript's JSON.stringify does (the shortest form that reads back exactly, plain
 /// notation from 1e-7 to 1e21, `1e+21` style beyond); NaN and infinities become null.
 void append_json_double(std::string& out, double d);
 void append_json_int(std::string& out, std::int64_t i);
+/// Appends `ns / 1e6` exactly as `append_json_double(out, static_cast<double>(ns) / 1e6)` does (a duration in
+/// milliseconds), without the general shortest-digits search for the durations that need none.
+void append_json_ms_from_ns(std::string& out, std::int64_t ns);
 /// `text` with ".0" after every integer literal beyond int64 (negative) or uint64 (positive), and `null` for
 /// every number beyond a double's range (JavaScript reads Infinity, which JSON.stringify writes as null).
 /// simdjson refuses integers beyond 64 bits, which JSON allows and JSON.stringify writes (1e20 is

@@ -8,8 +8,7 @@ namespace beeline {
 namespace {
 
 void append_key(std::string& out, std::string_view key, bool& valid_utf8) {
-  valid_utf8 &= detail::append_json_string(out, key);
-  out.push_back(':');
+  valid_utf8 &= detail::append_json_key(out, key, true);
 }
 
 // A field's value as JSON (invalid nested JSON counted); false if it contained invalid UTF-8 (replaced).
@@ -102,20 +101,29 @@ void append_event_json(const event& ev, std::string& out, bool with_dataset) {
     valid_utf8 &= detail::append_json_string(out, rec.dataset);
   }
   out.append(",\"data\":{");
+  bool first = true;  // members are written comma first
+  const auto key = [&](std::string_view k) {
+    valid_utf8 &= detail::append_json_key(out, k, first);
+    first = false;
+  };
   if (!rec.globals_set) {
+    // A user field of the same name wins, as in the Beeline. Most records have no key of a global's length:
+    // one pass over the key lengths spares a search per global.
+    std::uint64_t lengths = 0;
+    for (const detail::stored_field& f : rec.fields)
+      lengths |= f.key_len < 64 ? std::uint64_t{1} << f.key_len : 0;
     for (const field& g : rec.trace->core->global_fields()) {
-      if (rec.find(g.key) >= 0) continue;  // a user field of the same name wins, as in the Beeline
-      append_key(out, g.key, valid_utf8);
+      const bool maybe_shadowed = g.key.size() >= 64 || (lengths >> g.key.size() & 1);
+      if (maybe_shadowed && rec.find(g.key) >= 0) continue;
+      key(g.key);
       valid_utf8 &= detail::append_json_string(out, g.value.as_string());
-      out.push_back(',');
     }
   }
   for (const detail::stored_field& f : rec.fields) {
-    append_key(out, rec.key(f), valid_utf8);
+    key(rec.key(f));
     valid_utf8 &= append_value(out, rec.value(f), counters);
-    out.push_back(',');
   }
-  append_key(out, "trace.trace_id", valid_utf8);
+  key("trace.trace_id");
   valid_utf8 &= detail::append_json_string(out, ev.trace_id());
   out.append(",\"trace.span_id\":");
   detail::append_json_string(out, ev.span_id());
@@ -126,7 +134,7 @@ void append_event_json(const event& ev, std::string& out, bool with_dataset) {
   out.append(",\"meta.span_type\":");
   detail::append_json_string(out, ev.span_type());
   out.append(",\"duration_ms\":");
-  detail::append_json_double(out, static_cast<double>(ev.duration().count()) / 1e6);
+  detail::append_json_ms_from_ns(out, ev.duration().count());
   out.append("}}");
   if (!valid_utf8) counters.invalid_utf8_values.fetch_add(1, std::memory_order_relaxed);
 }

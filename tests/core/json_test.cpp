@@ -363,6 +363,46 @@ TEST_CASE("json: random doubles round-trip exactly and are valid JSON", "[json]"
   }
 }
 
+TEST_CASE("json: a duration in ms from ns is written as the general double writer writes ns / 1e6",
+          "[json]") {
+  const auto fast = [](std::int64_t ns) {
+    std::string out;
+    beeline::detail::append_json_ms_from_ns(out, ns);
+    return out;
+  };
+  const auto general = [](std::int64_t ns) { return dbl(static_cast<double>(ns) / 1e6); };
+  const std::int64_t edges[] = {0,
+                                1,
+                                9,
+                                10,
+                                999'999,
+                                1'000'000,
+                                1'000'001,
+                                1'500'000,
+                                123'456'789,
+                                100'000'000'000,
+                                999'999'999'999'999,
+                                1'000'000'000'000'000,
+                                1'000'000'000'000'001,
+                                std::numeric_limits<std::int64_t>::max(),
+                                -1,
+                                -1'500'000,
+                                std::numeric_limits<std::int64_t>::min()};
+  for (const std::int64_t ns : edges) {
+    INFO(ns);
+    CHECK(fast(ns) == general(ns));
+  }
+  CHECK(fast(1) == "0.000001");
+  CHECK(fast(1'234'500) == "1.2345");
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    // Spread over every magnitude a duration has, from a nanosecond to past the fast path's bound.
+    const auto ns = static_cast<std::int64_t>(rng() >> (rng() % 64));
+    INFO(ns);
+    REQUIRE(fast(ns) == general(ns));
+  }
+}
+
 TEST_CASE("json: NaN and infinities become null", "[json]") {
   CHECK(dbl(std::numeric_limits<double>::quiet_NaN()) == "null");
   CHECK(dbl(-std::numeric_limits<double>::quiet_NaN()) == "null");

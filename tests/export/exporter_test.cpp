@@ -1,6 +1,8 @@
 // The built-in exporters, the exporter interface's failure handling, and the dataset rules.
 #include "support.hpp"
 
+#include "core/json.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -128,6 +130,41 @@ TEST_CASE(
   CHECK(cap->bodies[0].find(R"("samplerate":1,"data":{)") != std::string::npos);
   CHECK(cap->bodies[0].find("dataset") == std::string::npos);
   CHECK(cap->shut);
+}
+
+TEST_CASE("encoding: a span's own field of a global's name replaces it; a key of the same length does not") {
+  auto cap = std::make_shared<capture_exporter>();
+  {
+    beeline::config cfg;
+    cfg.exporter = cap;
+    cfg.service_name = "tracer-svc";
+    beeline::tracer tr(cfg);
+    {
+      beeline::span root = tr.start_trace("root");
+      root.add_field("service_name", "span-svc");  // 12 bytes, as is "service.name"
+    }
+    {
+      beeline::span root = tr.start_trace("root");
+      root.add_field("service_nam3", "x");  // also 12 bytes: not a global's name
+    }
+    tr.shutdown();
+  }
+  REQUIRE(cap->bodies.size() == 2);
+  const auto count = [](const std::string& body, std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = body.find(what); at != std::string::npos; at = body.find(what, at + 1))
+      ++n;
+    return n;
+  };
+  INFO(cap->bodies[0]);
+  CHECK(count(cap->bodies[0], R"("service_name":)") == 1);
+  CHECK(count(cap->bodies[0], R"("service_name":"span-svc")") == 1);
+  CHECK(count(cap->bodies[0], R"("service.name":"tracer-svc")") == 1);
+  INFO(cap->bodies[1]);
+  CHECK(count(cap->bodies[1], R"("service_name":"tracer-svc")") == 1);
+  CHECK(count(cap->bodies[1], R"("service_nam3":"x")") == 1);
+  CHECK(beeline::detail::is_valid_json(cap->bodies[0]));
+  CHECK(beeline::detail::is_valid_json(cap->bodies[1]));
 }
 
 TEST_CASE("dataset: the Beeline's classic and non-classic key rules") {
