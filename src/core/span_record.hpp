@@ -114,6 +114,10 @@ struct span_record {
   std::int64_t end_ns = 0;
 
   inline_vector<stored_field, 8> fields;
+  // A one-word filter of the keys ever set on this record (`key_bit`): a key whose bit is clear is absent, so
+  // setting a new key (nearly every set) skips the search. Removing a field leaves its bit: a false
+  // positive only costs the search.
+  std::uint64_t key_bloom = 0;
   inline_vector<char, 384> arena;
   inline_vector<stored_annotation, 1> annotations;  // span events and links, in the order they were added
   inline_vector<stored_field, 1> annotation_fields;
@@ -136,6 +140,14 @@ struct span_record {
   field_value value(const stored_field& f) const noexcept;
   /// Index of the field with this key, or -1.
   std::ptrdiff_t find(std::string_view key) const noexcept;
+  /// The bit `key` owns in `key_bloom`: from its length and two of its bytes, which is what tells apart keys
+  /// that share a prefix (`request.path`, `request.host`, ...).
+  static std::uint64_t key_bit(std::string_view key) noexcept {
+    if (key.empty()) return 1;
+    const auto last = static_cast<unsigned char>(key.back());
+    const auto mid = static_cast<unsigned char>(key[key.size() / 2]);
+    return std::uint64_t{1} << ((key.size() * 31 + last * 7 + mid) & 63);
+  }
 };
 
 /// Limits and counters a record's field operations need.

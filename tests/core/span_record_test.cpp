@@ -267,6 +267,35 @@ TEST_CASE("span_record: remove_field removes one field and keeps the order of th
 
 // ---- reset_record ----
 
+TEST_CASE("span_record: the key filter never hides a key that is there", "[span_record]") {
+  // 200 keys set most bits of the one-word filter; each is still found, replaced in place, removed and
+  // re-added, and an absent key is still reported absent when the filter says "maybe".
+  fixture fx;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 200; ++i)
+    keys.push_back((i % 3 ? "request.header." : "k") + std::to_string(i * 7919));
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    fx.set(keys[i], static_cast<std::int64_t>(i));
+  CHECK(__builtin_popcountll(fx.rec.key_bloom) > 48);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    fx.set(keys[i], static_cast<std::int64_t>(i + 1000));
+    CHECK(fx.get(keys[i]).as_int() == static_cast<std::int64_t>(i + 1000));
+  }
+  CHECK(fx.rec.fields.size() == keys.size());
+  std::string absent = "absent.0";
+  for (int i = 1; !(fx.rec.key_bloom & span_record::key_bit(absent)); ++i)
+    absent = "absent." + std::to_string(i);
+  CHECK(fx.rec.find(absent) == -1);
+  CHECK(remove_field(fx.rec, keys[5], fx.limits));
+  CHECK(fx.rec.find(keys[5]) == -1);
+  fx.set(keys[5], std::int64_t{5});
+  CHECK(fx.get(keys[5]).as_int() == 5);
+  CHECK(fx.rec.fields.size() == keys.size());
+  reset_record(fx.rec);
+  CHECK(fx.rec.key_bloom == 0);
+  CHECK(fx.rec.find(keys[0]) == -1);
+}
+
 TEST_CASE("span_record: reset_record bumps the generation and clears the state bits", "[span_record]") {
   span_record r;
   const std::uint64_t gen0 = generation_of(r.state.load());
