@@ -61,6 +61,7 @@ class loopback_sink {
   void serve(tcp::socket socket) {
     // The backend would run on another machine; here it shares the cores, so it yields to everything else.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+    pthread_setname_np(pthread_self(), "sink");
     beast::flat_buffer buffer;
     std::string statuses;
     for (;;) {

@@ -1,13 +1,18 @@
 // A Beast HTTP server answering a small request, uninstrumented and instrumented, under the same load.
 //
-//   plain    a Beast session loop (request parser, handler, write; keep-alive), no tracing at all
-//   traced   `beeline::http::server`: one trace per request with the Beeline's request fields and a child
-//            span in the handler, exported by the Honeycomb exporter over HTTP to a loopback sink
+//   plain     a Beast session loop (request parser, handler, write; keep-alive), no tracing at all
+//   traced    by_hand=0: `beeline::http::server` (strand, timeouts and stop per connection, one trace per
+//             request with the Beeline's request fields, a child span in the handler);
+//             by_hand=1: the plain loop with what a user adds to it: `beeline::spawn`, a `server_span` per
+//             request and the child span. Either exports with the Honeycomb exporter over HTTP to a loopback
+//             sink (http_export=1) or discards (0: the cost of tracing alone).
 //
-// The load generator keeps `connections` keep-alive connections busy (closed loop: each sends its next
-// request when the last response arrives) for `seconds` per round, and records every request's latency. The
-// two servers take turns, round after round, in one run; the counters are the medians over the rounds of
-// requests per second and p99 latency, and their ratios (traced / plain).
+// The load generator keeps `connections` keep-alive connections busy for one second per round: closed loop
+// (each sends its next request when the last response arrives: the server's capacity) or open loop at a
+// fixed share of the plain server's capacity. The two servers take turns, round after round, in one run.
+// Counters: the medians over the rounds of requests per second, the p99 (and p50) over every request of
+// every round, their ratios (traced / plain), and CPU per request: the whole process's, and for the traced
+// rounds each thread's (the library names its threads), which is steadier than wall time on a shared box.
 //
 // Everything runs on this one machine: the server's io_context thread, the load generator's thread, and for
 // the traced server the export worker, the HTTP client's thread and the sink. On a 2-core machine those
@@ -28,9 +33,16 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,12 +96,59 @@ asio::awaitable<void> plain_accept(tcp::acceptor& acceptor) {
   }
 }
 
+// ---- the same loop, instrumented by hand (what a user adds to an existing Beast server) ----
+
+asio::awaitable<void> instrumented_session(tcp::socket socket, const beeline::http::server_options* opts) {
+  beast::tcp_stream stream(std::move(socket));
+  const std::string remote = stream.socket().remote_endpoint().address().to_string();
+  beast::flat_buffer buffer;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(1024 * 1024);
+    stream.expires_after(std::chrono::seconds(30));
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    beeline::http::server_span trace(parser.get().base(), remote, *opts);
+    response res;
+    {
+      beeline::span s = beeline::start_span("handler");
+      res = answer(parser.get());
+    }
+    res.keep_alive(parser.get().keep_alive());
+    res.prepare_payload();
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    if (wec) co_return;
+    trace.finish(res.base());
+    if (!res.keep_alive()) co_return;
+  }
+}
+
+asio::awaitable<void> instrumented_accept(tcp::acceptor& acceptor,
+                                          const beeline::http::server_options* opts) {
+  for (;;) {
+    auto strand = asio::make_strand(acceptor.get_executor());
+    auto [ec, socket] = co_await acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    beeline::spawn(strand, instrumented_session(std::move(socket), opts), asio::detached);
+  }
+}
+
 // ---- the load generator ----
 
 struct round_result {
+  double requests = 0;
   double rps = 0;
   double p99_us = 0;
+  std::vector<double> latencies_us;  // every request's
 };
+
+double percentile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::ptrdiff_t>(static_cast<double>(v.size() - 1) * q);
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[static_cast<std::size_t>(k)];
+}
 
 /// Keeps `connections` connections busy for `length`. With `rate` 0, closed loop (each connection sends its
 /// next request when the last response arrives: the server's capacity); else open loop at `rate` requests per
@@ -136,13 +195,42 @@ round_result load(unsigned short port, int connections, clock_type::duration len
   for (auto& l : latencies)
     all.insert(all.end(), l.begin(), l.end());
   round_result r;
-  r.rps = static_cast<double>(all.size()) / seconds;
-  if (!all.empty()) {
-    const auto k = static_cast<std::ptrdiff_t>(static_cast<double>(all.size() - 1) * 0.99);
-    std::nth_element(all.begin(), all.begin() + k, all.end());
-    r.p99_us = all[static_cast<std::size_t>(k)];
-  }
+  r.requests = static_cast<double>(all.size());
+  r.rps = r.requests / seconds;
+  r.p99_us = percentile(all, 0.99);
+  r.latencies_us = std::move(all);
   return r;
+}
+
+/// CPU seconds used so far by each of this process's threads, summed by thread name (the library names its
+/// threads `beeline-export` and `beeline-http`; the bench names its own).
+std::map<std::string, double> cpu_by_thread_name() {
+  std::map<std::string, double> out;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm_file(task.path() / "comm"), stat_file(task.path() / "stat");
+    std::string name, stat;
+    std::getline(comm_file, name);
+    std::getline(stat_file, stat);
+    // Fields after the parenthesised name: state is field 3; utime and stime are fields 14 and 15.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stoull(field);
+      if (i == 15) stime = std::stoull(field);
+    }
+    out[name] += static_cast<double>(utime + stime) / tick;
+  }
+  return out;
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 double median(std::vector<double> v) {
@@ -175,6 +263,8 @@ void server_side_by_side(benchmark::State& state) {
   cfg.exporter = state.range(1) ? beeline::make_honeycomb_exporter(hc) : beeline::make_discard_exporter();
   beeline::tracer tracer(cfg);
   asio::io_context traced_io;
+  // Arg 4: which traced server: 0 `beeline::http::server`, 1 the plain loop above instrumented by hand.
+  const bool by_hand = state.range(4) != 0;
   beeline::http::session_options opts;
   opts.tracer = &tracer;
   beeline::http::server traced(
@@ -184,18 +274,32 @@ void server_side_by_side(benchmark::State& state) {
         co_return answer(req);
       },
       opts);
-  traced.start();
-  const auto traced_port = traced.local_endpoint().port();
+  tcp::acceptor hand_acceptor(traced_io, {loopback, 0});
+  const beeline::http::server_options& hand_opts = opts;
+  if (by_hand)
+    asio::co_spawn(traced_io, instrumented_accept(hand_acceptor, &hand_opts), asio::detached);
+  else
+    traced.start();
+  const auto traced_port = by_hand ? hand_acceptor.local_endpoint().port() : traced.local_endpoint().port();
 
   auto plain_guard = asio::make_work_guard(plain_io);
   auto traced_guard = asio::make_work_guard(traced_io);
-  std::thread plain_thread([&] { plain_io.run(); });
-  std::thread traced_thread([&] { traced_io.run(); });
+  std::thread plain_thread([&] {
+    pthread_setname_np(pthread_self(), "plain-server");
+    plain_io.run();
+  });
+  std::thread traced_thread([&] {
+    pthread_setname_np(pthread_self(), "traced-server");
+    traced_io.run();
+  });
 
   // Arg 2: 0 for the closed loop (capacity); else the open-loop rate as a percentage of the plain server's
   // capacity, measured first in this run.
   const int percent = static_cast<int>(state.range(2));
-  std::vector<double> plain_rps, traced_rps, plain_p99, traced_p99;
+  std::vector<double> plain_rps, traced_rps, plain_p99, traced_p99, plain_cpu, traced_cpu;
+  std::vector<double> plain_all, traced_all;     // every latency of every round, per side
+  std::map<std::string, double> traced_threads;  // CPU seconds per thread name over the traced rounds
+  double traced_requests = 0;
   double rate = 0;
   for (auto _ : state) {
     load(plain_port, connections, std::chrono::milliseconds(300));  // warm up both
@@ -205,9 +309,22 @@ void server_side_by_side(benchmark::State& state) {
       const bool plain_first = r % 2 == 0;
       for (int side = 0; side < 2; ++side) {
         const bool is_plain = (side == 0) == plain_first;
+        const double cpu0 = process_cpu_seconds();
+        const auto threads0 = cpu_by_thread_name();
         const round_result res = load(is_plain ? plain_port : traced_port, connections, round_length, rate);
+        const double cpu_us = (process_cpu_seconds() - cpu0) * 1e6 / std::max<double>(1, res.requests);
+        if (!is_plain) {
+          for (const auto& [name, seconds] : cpu_by_thread_name()) {
+            const auto before = threads0.find(name);
+            traced_threads[name] += seconds - (before == threads0.end() ? 0.0 : before->second);
+          }
+          traced_requests += res.requests;
+        }
         (is_plain ? plain_rps : traced_rps).push_back(res.rps);
         (is_plain ? plain_p99 : traced_p99).push_back(res.p99_us);
+        auto& pool = is_plain ? plain_all : traced_all;
+        pool.insert(pool.end(), res.latencies_us.begin(), res.latencies_us.end());
+        (is_plain ? plain_cpu : traced_cpu).push_back(cpu_us);
       }
     }
   }
@@ -218,14 +335,27 @@ void server_side_by_side(benchmark::State& state) {
   state.counters["plain_rps"] = median(plain_rps);
   state.counters["traced_rps"] = median(traced_rps);
   state.counters["throughput_ratio"] = median(traced_rps) / median(plain_rps);
-  state.counters["plain_p99_us"] = median(plain_p99);
-  state.counters["traced_p99_us"] = median(traced_p99);
-  state.counters["p99_ratio"] = median(traced_p99) / median(plain_p99);
+  // p99 over every request of every round (pooled), and the median of the rounds' own p99s.
+  const double plain_pooled = percentile(plain_all, 0.99), traced_pooled = percentile(traced_all, 0.99);
+  state.counters["plain_p99_us"] = plain_pooled;
+  state.counters["traced_p99_us"] = traced_pooled;
+  state.counters["p99_ratio"] = traced_pooled / plain_pooled;
+  state.counters["p99_ratio_median_of_rounds"] = median(traced_p99) / median(plain_p99);
+  state.counters["p50_ratio"] = percentile(traced_all, 0.5) / percentile(plain_all, 0.5);
+  // CPU of the whole process (server, load generator, and for the traced server its export and the sink)
+  // per request: steadier than wall time on a shared machine.
+  state.counters["plain_cpu_us_per_req"] = median(plain_cpu);
+  state.counters["traced_cpu_us_per_req"] = median(traced_cpu);
+  // Where the traced rounds' CPU went, per request, by thread (10 ms accounting ticks: coarse for small
+  // ones).
+  for (const auto& [name, seconds] : traced_threads)
+    state.counters["traced_cpu_us." + name] = seconds * 1e6 / std::max(1.0, traced_requests);
   state.counters["spans_dropped"] = static_cast<double>(st.dropped());
   state.counters["flush_complete"] = flushed.complete ? 1 : 0;
   state.counters["spans_delivered"] = static_cast<double>(sink.events());
 
   plain_acceptor.close();
+  hand_acceptor.close();
   plain_guard.reset();
   traced_guard.reset();
   plain_io.stop();
@@ -233,11 +363,32 @@ void server_side_by_side(benchmark::State& state) {
   plain_thread.join();
   traced_thread.join();
 }
+/// Writes each batch as the Honeycomb exporter's request body, and sends nothing.
+class encode_only final : public beeline::exporter {
+ public:
+  beeline::export_result export_batch(std::span<const beeline::event> batch) override {
+    body_.clear();
+    body_.push_back('[');
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (i) body_.push_back(',');
+      beeline::append_event_json(batch[i], body_, false);
+    }
+    body_.push_back(']');
+    benchmark::DoNotOptimize(body_.data());
+    return {batch.size(), 0, {}};
+  }
+
+ private:
+  std::string body_;
+};
+
 /// The tracing work of one request on its own: the root's trace from a Beast request header, a child span,
-/// the response recorded, both finished (into a discarding exporter).
+/// the response recorded, both finished. Arg 0: spans discarded; 1: encoded as the Honeycomb exporter's
+/// body (not sent). `export_cpu_ns_per_span` is the export worker's CPU per span it exported (its thread's
+/// clock, 10 ms ticks: read it over a long run).
 void request_trace_cost(benchmark::State& state) {
   beeline::config cfg;
-  cfg.exporter = beeline::make_discard_exporter();
+  cfg.exporter = state.range(0) ? std::make_shared<encode_only>() : beeline::make_discard_exporter();
   cfg.queue_capacity = 1 << 16;
   beeline::tracer tracer(cfg);
   beeline::http::session_options opts;
@@ -246,6 +397,7 @@ void request_trace_cost(benchmark::State& state) {
   req.set(bhttp::field::host, "localhost");
   req.set(bhttp::field::user_agent, "server_bench");
   const response res = answer(req);
+  auto before = cpu_by_thread_name();  // the worker may not have named itself yet: 0 then
   for (auto _ : state) {
     beeline::http::server_span trace(req.base(), "127.0.0.1", opts);
     { beeline::span child = beeline::start_span("handler"); }
@@ -253,16 +405,25 @@ void request_trace_cost(benchmark::State& state) {
     trace.finish();
   }
   tracer.flush_sync(std::chrono::seconds(10));
+  const double worker = cpu_by_thread_name()["beeline-export"] - before["beeline-export"];
+  const beeline::stats st = tracer.stats();
+  // A producer this fast outruns the worker and fills the queue (those spans are dropped at the door, by the
+  // producer): the worker's cost is per span it exported.
+  state.counters["export_cpu_ns_per_span"] =
+      worker * 1e9 / std::max<double>(1, static_cast<double>(st.exported));
   state.counters["dropped"] = static_cast<double>(tracer.stats().dropped());
 }
-BENCHMARK(request_trace_cost);
+BENCHMARK(request_trace_cost)->Arg(0)->Arg(1)->MinTime(2);
 
 BENCHMARK(server_side_by_side)
-    ->Args({8, 1, 0, 50})
-    ->Args({8, 1, 25, 50})
-    ->Args({8, 1, 25, 512})
-    ->Args({8, 0, 0, 50})
-    ->ArgNames({"connections", "http_export", "load_percent", "batch"})
+    ->Args({8, 1, 0, 50, 0})
+    ->Args({8, 1, 25, 50, 0})
+    ->Args({8, 0, 0, 50, 0})
+    ->Args({8, 1, 0, 50, 1})
+    ->Args({8, 1, 25, 50, 1})
+    ->Args({8, 0, 0, 50, 1})
+    ->Args({8, 0, 25, 50, 1})
+    ->ArgNames({"connections", "http_export", "load_percent", "batch", "by_hand"})
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kSecond);
