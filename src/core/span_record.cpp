@@ -23,8 +23,7 @@ field_value span_record::value(const stored_field& f) const noexcept {
   return {};
 }
 
-std::ptrdiff_t span_record::find(std::string_view k) const noexcept {
-  if (!(key_bloom & key_bit(k))) return -1;
+std::ptrdiff_t span_record::search(std::string_view k) const noexcept {
   if (k.empty()) {
     for (std::size_t i = 0; i < fields.size(); ++i)
       if (fields[i].key_len == 0) return static_cast<std::ptrdiff_t>(i);
@@ -41,8 +40,7 @@ std::ptrdiff_t span_record::find(std::string_view k) const noexcept {
   return -1;
 }
 
-std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
-  if (s.size() <= max) return s;
+std::string_view cut_utf8(std::string_view s, std::size_t max) noexcept {
   std::size_t n = max;
   // Step back over continuation bytes so a multi-byte sequence is never split.
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
@@ -215,22 +213,6 @@ void reset_record(span_record& r) noexcept {
   r.dropped = false;
   r.wall_start_ns = 0;
   r.dataset = {};
-}
-
-bool is_reserved_key(std::string_view key) noexcept {
-  // Called for every field set: dispatch on the length so most keys cost one comparison.
-  switch (key.size()) {
-    case 11:
-      return key == "duration_ms";
-    case 13:
-      return key == "trace.span_id";
-    case 14:
-      return key == "trace.trace_id" || key == "meta.span_type";
-    case 15:
-      return key == "trace.parent_id";
-    default:
-      return false;
-  }
 }
 
 }  // namespace beeline::detail

@@ -139,7 +139,12 @@ struct span_record {
   std::string_view key(const stored_field& f) const noexcept { return {arena.data() + f.key_off, f.key_len}; }
   field_value value(const stored_field& f) const noexcept;
   /// Index of the field with this key, or -1.
-  std::ptrdiff_t find(std::string_view key) const noexcept;
+  std::ptrdiff_t find(std::string_view key) const noexcept {
+    if (!(key_bloom & key_bit(key))) return -1;  // inline: most lookups (of new keys) end here
+    return search(key);
+  }
+  /// `find` without the filter: the linear search.
+  std::ptrdiff_t search(std::string_view key) const noexcept;
   /// The bit `key` owns in `key_bloom`: from its length and two of its bytes, which is what tells apart keys
   /// that share a prefix (`request.path`, `request.host`, ...).
   static std::uint64_t key_bit(std::string_view key) noexcept {
@@ -179,10 +184,28 @@ void add_annotation(span_record& r, bool is_link, std::string_view name, std::ui
 /// Clears a record for reuse, bumping its generation so weak references to the old span go stale.
 void reset_record(span_record& r) noexcept;
 
+/// Cuts `s` (longer than `max`) to at most `max` bytes without splitting a UTF-8 sequence.
+std::string_view cut_utf8(std::string_view s, std::size_t max) noexcept;
 /// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
-std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept;
+inline std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
+  return s.size() <= max ? s : cut_utf8(s, max);
+}
 
 /// The reserved keys whose values the tracer computes.
-bool is_reserved_key(std::string_view key) noexcept;
+inline bool is_reserved_key(std::string_view key) noexcept {
+  // Called for every field set: dispatch on the length so most keys cost one comparison.
+  switch (key.size()) {
+    case 11:
+      return key == "duration_ms";
+    case 13:
+      return key == "trace.span_id";
+    case 14:
+      return key == "trace.trace_id" || key == "meta.span_type";
+    case 15:
+      return key == "trace.parent_id";
+    default:
+      return false;
+  }
+}
 
 }  // namespace beeline::detail
