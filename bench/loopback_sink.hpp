@@ -62,7 +62,10 @@ class loopback_sink {
     // The backend would run on another machine; here it shares the cores, so it yields to everything else.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
     pthread_setname_np(pthread_self(), "sink");
+    // Room for a whole batch per read: a small buffer turns each request into dozens of receive calls, CPU
+    // a remote backend would not take from the server under test.
     beast::flat_buffer buffer;
+    buffer.reserve(256 * 1024);
     std::string statuses;
     for (;;) {
       http::request<http::string_body> req;

@@ -297,9 +297,10 @@ void server_side_by_side(benchmark::State& state) {
   // capacity, measured first in this run.
   const int percent = static_cast<int>(state.range(2));
   std::vector<double> plain_rps, traced_rps, plain_p99, traced_p99, plain_cpu, traced_cpu;
-  std::vector<double> plain_all, traced_all;     // every latency of every round, per side
-  std::map<std::string, double> traced_threads;  // CPU seconds per thread name over the traced rounds
-  double traced_requests = 0;
+  std::vector<double> plain_all, traced_all;  // every latency of every round, per side
+  // CPU seconds per thread name over each side's rounds, and the requests those rounds served.
+  std::map<std::string, double> plain_threads, traced_threads;
+  double plain_requests = 0, traced_requests = 0;
   double rate = 0;
   for (auto _ : state) {
     load(plain_port, connections, std::chrono::milliseconds(300));  // warm up both
@@ -313,13 +314,12 @@ void server_side_by_side(benchmark::State& state) {
         const auto threads0 = cpu_by_thread_name();
         const round_result res = load(is_plain ? plain_port : traced_port, connections, round_length, rate);
         const double cpu_us = (process_cpu_seconds() - cpu0) * 1e6 / std::max<double>(1, res.requests);
-        if (!is_plain) {
-          for (const auto& [name, seconds] : cpu_by_thread_name()) {
-            const auto before = threads0.find(name);
-            traced_threads[name] += seconds - (before == threads0.end() ? 0.0 : before->second);
-          }
-          traced_requests += res.requests;
+        for (const auto& [name, seconds] : cpu_by_thread_name()) {
+          const auto before = threads0.find(name);
+          (is_plain ? plain_threads : traced_threads)[name] +=
+              seconds - (before == threads0.end() ? 0.0 : before->second);
         }
+        (is_plain ? plain_requests : traced_requests) += res.requests;
         (is_plain ? plain_rps : traced_rps).push_back(res.rps);
         (is_plain ? plain_p99 : traced_p99).push_back(res.p99_us);
         auto& pool = is_plain ? plain_all : traced_all;
@@ -346,10 +346,12 @@ void server_side_by_side(benchmark::State& state) {
   // per request: steadier than wall time on a shared machine.
   state.counters["plain_cpu_us_per_req"] = median(plain_cpu);
   state.counters["traced_cpu_us_per_req"] = median(traced_cpu);
-  // Where the traced rounds' CPU went, per request, by thread (10 ms accounting ticks: coarse for small
-  // ones).
+  // Where each side's CPU went, per request, by thread (10 ms accounting ticks: coarse for small ones). The
+  // server threads compare directly: plain_cpu_us.plain-server against traced_cpu_us.traced-server.
+  for (const auto& [name, seconds] : plain_threads)
+    if (seconds > 0) state.counters["plain_cpu_us." + name] = seconds * 1e6 / std::max(1.0, plain_requests);
   for (const auto& [name, seconds] : traced_threads)
-    state.counters["traced_cpu_us." + name] = seconds * 1e6 / std::max(1.0, traced_requests);
+    if (seconds > 0) state.counters["traced_cpu_us." + name] = seconds * 1e6 / std::max(1.0, traced_requests);
   state.counters["spans_dropped"] = static_cast<double>(st.dropped());
   state.counters["flush_complete"] = flushed.complete ? 1 : 0;
   state.counters["spans_delivered"] = static_cast<double>(sink.events());
