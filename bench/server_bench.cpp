@@ -4,8 +4,10 @@
 //   traced    by_hand=0: `beeline::http::server` (strand, timeouts and stop per connection, one trace per
 //             request with the Beeline's request fields, a child span in the handler);
 //             by_hand=1: the plain loop with what a user adds to it: `beeline::spawn`, a `server_span` per
-//             request and the child span. Either exports with the Honeycomb exporter over HTTP to a loopback
-//             sink (http_export=1) or discards (0: the cost of tracing alone).
+//             request and the child span;
+//             by_hand=2: the library's session loop (`serve_connection`) under that plain accept loop.
+//             Each exports with the Honeycomb exporter over HTTP to a loopback sink (http_export=1) or
+//             discards (0: the cost of tracing alone). work_us: CPU the handler spends per request.
 //
 // The load generator keeps `connections` keep-alive connections busy for one second per round: closed loop
 // (each sends its next request when the last response arrives: the server's capacity) or open loop at a
@@ -61,7 +63,16 @@ using clock_type = std::chrono::steady_clock;
 const auto loopback = asio::ip::make_address("127.0.0.1");
 
 /// The handler both servers run (the traced one also opens a child span, as an instrumented handler would).
+/// CPU the handler spends per request, as an application's own work would (0: answer at once). Set per
+/// benchmark (arg 5) before the servers start.
+std::chrono::nanoseconds handler_work{0};
+
 response answer(const request& req) {
+  if (handler_work.count() > 0) {  // busy, not asleep: the request costs the server this much CPU
+    const auto until = clock_type::now() + handler_work;
+    while (clock_type::now() < until) {
+    }
+  }
   response res{bhttp::status::ok, req.version()};
   res.set(bhttp::field::content_type, "text/plain");
   res.body() = "hello\n";
@@ -132,6 +143,29 @@ asio::awaitable<void> instrumented_accept(tcp::acceptor& acceptor,
     auto [ec, socket] = co_await acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     beeline::spawn(strand, instrumented_session(std::move(socket), opts), asio::detached);
+  }
+}
+
+/// by_hand=2: the library's session loop (`serve_connection`) under the plain accept loop, without the
+/// `http::server` around it (no stop control, no cancellation slot): tells the loop's cost from the server's.
+asio::awaitable<void> loop_accept(tcp::acceptor& acceptor, const beeline::http::session_options* opts) {
+  for (;;) {
+    auto strand = asio::make_strand(acceptor.get_executor());
+    auto [ec, socket] = co_await acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    beeline::spawn(
+        strand,
+        [opts, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+          beast::tcp_stream stream(std::move(s));
+          std::string remote = stream.socket().remote_endpoint().address().to_string();
+          auto handler = [](request& req) -> asio::awaitable<response> {
+            beeline::span span = beeline::start_span("handler");
+            co_return answer(req);
+          };
+          auto session = beeline::http::serve_connection(stream, std::move(remote), handler, *opts, nullptr);
+          co_await std::move(session);
+        },
+        asio::detached);
   }
 }
 
@@ -267,8 +301,11 @@ void server_side_by_side(benchmark::State& state) {
   cfg.exporter = state.range(1) ? beeline::make_honeycomb_exporter(hc) : beeline::make_discard_exporter();
   beeline::tracer tracer(cfg);
   asio::io_context traced_io;
-  // Arg 4: which traced server: 0 `beeline::http::server`, 1 the plain loop above instrumented by hand.
+  // Arg 4: which traced server: 0 `beeline::http::server`, 1 the plain loop above instrumented by hand, 2 the
+  // plain accept loop around `serve_connection`.
   const bool by_hand = state.range(4) != 0;
+  // Arg 5: microseconds of CPU work in the handler (0: the bare "hello" answer).
+  handler_work = std::chrono::microseconds(state.range(5));
   beeline::http::session_options opts;
   opts.tracer = &tracer;
   beeline::http::server traced(
@@ -280,7 +317,9 @@ void server_side_by_side(benchmark::State& state) {
       opts);
   tcp::acceptor hand_acceptor(traced_io, {loopback, 0});
   const beeline::http::server_options& hand_opts = opts;
-  if (by_hand)
+  if (state.range(4) == 2)
+    asio::co_spawn(traced_io, loop_accept(hand_acceptor, &opts), asio::detached);
+  else if (by_hand)
     asio::co_spawn(traced_io, instrumented_accept(hand_acceptor, &hand_opts), asio::detached);
   else
     traced.start();
@@ -422,16 +461,20 @@ void request_trace_cost(benchmark::State& state) {
 BENCHMARK(request_trace_cost)->Arg(0)->Arg(1)->MinTime(2);
 
 BENCHMARK(server_side_by_side)
-    ->Args({8, 1, 0, 50, 0})
-    ->Args({8, 1, 25, 50, 0})
-    ->Args({8, 1, 50, 50, 0})
-    ->Args({8, 0, 0, 50, 0})
-    ->Args({8, 1, 0, 50, 1})
-    ->Args({8, 1, 25, 50, 1})
-    ->Args({8, 1, 50, 50, 1})
-    ->Args({8, 0, 0, 50, 1})
-    ->Args({8, 0, 25, 50, 1})
-    ->ArgNames({"connections", "http_export", "load_percent", "batch", "by_hand"})
+    ->Args({8, 1, 0, 50, 0, 0})
+    ->Args({8, 1, 25, 50, 0, 0})
+    ->Args({8, 1, 50, 50, 0, 0})
+    ->Args({8, 0, 0, 50, 0, 0})
+    ->Args({8, 1, 0, 50, 1, 0})
+    ->Args({8, 1, 25, 50, 1, 0})
+    ->Args({8, 1, 50, 50, 1, 0})
+    ->Args({8, 0, 0, 50, 1, 0})
+    ->Args({8, 0, 25, 50, 1, 0})
+    ->Args({8, 1, 0, 50, 0, 50})
+    ->Args({8, 1, 0, 50, 1, 50})
+    ->Args({8, 1, 25, 50, 1, 50})
+    ->Args({8, 1, 0, 50, 2, 50})
+    ->ArgNames({"connections", "http_export", "load_percent", "batch", "by_hand", "work_us"})
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kSecond);
