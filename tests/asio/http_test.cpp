@@ -146,6 +146,41 @@ std::vector<exported> named(const std::vector<exported>& evs, const std::string&
 
 }  // namespace
 
+TEST_CASE("http server_span: the recorded headers, found in one pass, whatever their case and order") {
+  memory_tracer t;
+  beeline::http::server_options opts;
+  opts.tracer = &t.tracer;
+  bhttp::request<bhttp::empty_body> req{bhttp::verb::post, "/upload?id=7", 10};  // HTTP/1.0
+  req.insert("x-forwarded-PROTO", "https");
+  req.insert("Accept", "");  // present but empty: recorded as such
+  req.insert(bhttp::field::host, "api.example.com:8443");
+  req.insert("X-Forwarded-For", "203.0.113.9, 10.0.0.1");
+  req.insert("X-Forwarded-For", "198.51.100.1");  // a repeat: the first one counts, as find() would give
+  req.insert(bhttp::field::user_agent, "curl/8.0");
+  req.insert(bhttp::field::content_length, "42");
+  req.insert("X-Forwarded-Portly", "not a recorded header");
+  req.insert(bhttp::field::content_type, "application/json");
+  { beeline::http::server_span trace(req.base(), "192.0.2.4", opts); }
+  const auto evs = t.events();
+  REQUIRE(evs.size() == 1);
+  const exported& e = evs[0];
+  CHECK(e.str("request.method") == "POST");
+  CHECK(e.str("request.path") == "/upload");
+  CHECK(e.str("request.query") == "id=7");
+  CHECK(e.str("request.host") == "api.example.com");
+  CHECK(e.str("request.http_version") == "HTTP/1.0");
+  CHECK(e.str("request.remote_addr") == "192.0.2.4");
+  CHECK(e.str("request.content_length") == "42");
+  CHECK(e.str("request.header.x_forwarded_for") == "203.0.113.9, 10.0.0.1");
+  CHECK(e.str("request.header.x_forwarded_proto") == "https");
+  CHECK_FALSE(e.has("request.header.x_forwarded_port"));
+  CHECK(e.str("request.header.user_agent") == "curl/8.0");
+  CHECK(e.str("request.header.content_type") == "application/json");
+  CHECK(e.has("request.header.accept"));
+  CHECK(e.str("request.header.accept").empty());
+  CHECK(e.raw("request.incomplete") == "true");  // never finished
+}
+
 TEST_CASE("http server: one trace per request with the Beeline's request fields, upstream continued") {
   traced_server fixture(hello);
   auto& [t, io, srv] = fixture;

@@ -17,6 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -25,6 +26,7 @@
 #include <boost/config.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <array>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -89,6 +91,63 @@ inline constexpr std::pair<std::string_view, std::string_view> recorded_request_
     {"Accept", "request.header.accept"},
 };
 
+/// The header values a server span records, found in one pass over the request's fields (the first of each,
+/// as `find` would give): one walk instead of a tree search per name.
+struct recorded_values {
+  static constexpr std::size_t count = std::size(recorded_request_headers);
+  std::string_view host, content_length;
+  bool has_host = false, has_content_length = false;
+  std::array<std::string_view, count> headers{};  // in the order of recorded_request_headers
+  std::array<bool, count> present{};
+};
+
+static_assert(recorded_request_headers[3].first == "User-Agent" &&
+              recorded_request_headers[4].first == "Content-Type" &&
+              recorded_request_headers[5].first == "Accept");
+
+template <class Fields>
+recorded_values find_recorded(const Fields& fields) {
+  recorded_values out;
+  const auto keep = [&](std::size_t slot, beast::string_view value) {
+    if (out.present[slot]) return;
+    out.present[slot] = true;
+    out.headers[slot] = sv(value);
+  };
+  for (const auto& f : fields) {
+    switch (f.name()) {
+      case bhttp::field::host:
+        if (!out.has_host) out.host = sv(f.value());
+        out.has_host = true;
+        break;
+      case bhttp::field::content_length:
+        if (!out.has_content_length) out.content_length = sv(f.value());
+        out.has_content_length = true;
+        break;
+      case bhttp::field::user_agent:
+        keep(3, f.value());
+        break;
+      case bhttp::field::content_type:
+        keep(4, f.value());
+        break;
+      case bhttp::field::accept:
+        keep(5, f.value());
+        break;
+      case bhttp::field::unknown: {  // the X-Forwarded-* names are not among Beast's known fields
+        const beast::string_view name = f.name_string();
+        if (name.size() < 15 || (name[0] != 'x' && name[0] != 'X')) break;
+        for (std::size_t slot = 0; slot < 3; ++slot) {
+          const std::string_view want = recorded_request_headers[slot].first;
+          if (beast::iequals(name, beast::string_view(want.data(), want.size()))) keep(slot, f.value());
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
 }  // namespace detail
 
 /// The trace of one incoming request. Starts when made (from the request header, so it covers reading the
@@ -117,17 +176,16 @@ class server_span {
     root_.add_field("request.path", target.substr(0, q));
     if (q != std::string_view::npos) root_.add_field("request.query", target.substr(q + 1));
     root_.add_field("request.original_url", target);
-    if (const auto host = req.find(bhttp::field::host); host != req.end())
-      root_.add_field("request.host", detail::host_without_port(detail::sv(host->value())));
+    const detail::recorded_values found = detail::find_recorded(req);
+    if (found.has_host) root_.add_field("request.host", detail::host_without_port(found.host));
     root_.add_field("request.http_version", detail::http_version(req.version()));
     root_.add_field("request.remote_addr", remote_addr);
     root_.add_field("request.secure", opts.secure);
     root_.add_field("request.scheme", opts.secure ? "https" : "http");
-    if (const auto len = req.find(bhttp::field::content_length); len != req.end())
-      root_.add_field("request.content_length", detail::sv(len->value()));
-    for (const auto& [header, key] : detail::recorded_request_headers)
-      if (const auto it = req.find(beast::string_view(header.data(), header.size())); it != req.end())
-        root_.add_field(key, detail::sv(it->value()));
+    if (found.has_content_length) root_.add_field("request.content_length", found.content_length);
+    for (std::size_t slot = 0; slot < detail::recorded_values::count; ++slot)
+      if (found.present[slot])
+        root_.add_field(detail::recorded_request_headers[slot].second, found.headers[slot]);
   }
 
   /// A trace for a request whose header could not be read (malformed, too large): `error` says why.
