@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -624,4 +625,57 @@ TEST_CASE("http client: a HEAD request does not wait for a body") {
   auto f = done.get_future();
   REQUIRE(f.wait_for(2s) == std::future_status::ready);
   CHECK(f.get() == 200);
+}
+
+TEST_CASE("http client: async_send with a completion token (use_future) from a plain thread's trace") {
+  traced_server fixture(hello);
+  auto& [back, io, backend] = fixture;
+  memory_tracer front;
+  beast::tcp_stream stream(io.ioc);
+  stream.connect(tcp::endpoint(loopback, backend.local_endpoint().port()));
+  bhttp::request<bhttp::string_body> out{bhttp::verb::get, "/via-future", 11};
+  out.set(bhttp::field::host, "backend");
+  beast::flat_buffer buffer;
+  std::string root_id;
+  {
+    beeline::span root = front.tracer.start_trace("caller");
+    root_id = std::string(root.span_id());
+    // The task starts on the io thread, after this statement: the options it needs are its own copy.
+    auto pending = beeline::http::async_send(stream, out, buffer, {"http"}, asio::use_future);
+    REQUIRE(pending.wait_for(5s) == std::future_status::ready);
+    const auto res = pending.get();
+    CHECK(res.result_int() == 200);
+    CHECK(res.body() == "hello \n");
+  }
+  const auto fevs = front.events();
+  const exported& call = memory_tracer::by_name(fevs, "GET");
+  const exported& caller = memory_tracer::by_name(fevs, "caller");
+  CHECK(call.parent_id() == root_id);
+  CHECK(call.trace_id() == caller.trace_id());
+  CHECK(call.str("url") == "http://backend/via-future");
+  CHECK(call.raw("response.status_code") == "200");
+  const auto bevs = events_with(back, "request");
+  const exported& broot = memory_tracer::by_name(bevs, "request");
+  CHECK(broot.trace_id() == call.trace_id());
+  CHECK(broot.parent_id() == call.span_id());
+}
+
+TEST_CASE("http server: async_shutdown with a completion token drains, flushes and reports") {
+  traced_server fixture(hello);
+  client c(fixture.srv.local_endpoint().port());
+  CHECK(c.get("/before").result_int() == 200);
+  beeline::http::shutdown_options opts;
+  opts.tracer = &fixture.t.tracer;
+  opts.drain = 2s;
+  auto done = beeline::http::async_shutdown(fixture.srv, opts, asio::use_future);
+  REQUIRE(done.wait_for(5s) == std::future_status::ready);
+  const beeline::http::shutdown_report report = done.get();
+  CHECK(report.forced == 0);
+  CHECK(report.flush.complete);
+  CHECK(report.signal == 0);
+  // The request answered before the stop was flushed by it.
+  bool seen = false;
+  for (const auto& e : fixture.t.events())
+    seen |= e.name() == "request" && e.str("request.path") == "/before";
+  CHECK(seen);
 }

@@ -370,4 +370,24 @@ asio::awaitable<bhttp::response<ResponseBody>> send(Stream& stream, bhttp::reque
   });
 }
 
+namespace detail {
+// `send` with its options held by this frame, for a task that may start after the caller's statement ended.
+template <class ResponseBody, class Stream, class Body, class Fields>
+asio::awaitable<bhttp::response<ResponseBody>> send_task(Stream& stream, bhttp::request<Body, Fields>& req,
+                                                         beast::flat_buffer& buffer, client_options opts) {
+  co_return co_await send<ResponseBody>(stream, req, buffer, opts);
+}
+}  // namespace detail
+
+/// `send` for any completion token (a callback, `asio::use_future`, `asio::deferred`, ...): runs it as a
+/// task on the stream's executor (`beeline::spawn`), so the client span is a child of the span current at
+/// this call. Completes with `(std::exception_ptr, bhttp::response<ResponseBody>)`. `stream`, `req` and
+/// `buffer` must outlive the operation.
+template <class ResponseBody = bhttp::string_body, class Stream, class Body, class Fields, class Token>
+auto async_send(Stream& stream, bhttp::request<Body, Fields>& req, beast::flat_buffer& buffer,
+                client_options opts, Token&& token) {
+  return beeline::spawn(stream.get_executor(), detail::send_task<ResponseBody>(stream, req, buffer, opts),
+                        std::forward<Token>(token));
+}
+
 }  // namespace beeline::http

@@ -280,6 +280,8 @@ class server {
 
   /// The bound address (the port, when bound to port 0).
   asio::ip::tcp::endpoint local_endpoint() const { return state_->local; }
+  /// The executor the server was made with.
+  asio::any_io_executor get_executor() const { return state_->executor; }
 
   /// Starts accepting (once; later calls do nothing).
   void start() {
@@ -493,6 +495,13 @@ inline asio::awaitable<shutdown_report> shutdown(server& srv, shutdown_options o
   else
     report.flush = co_await beeline::flush(opts.flush);
   co_return report;
+}
+
+/// `shutdown` for any completion token (a callback, `asio::use_future`, ...): runs it as a task on the
+/// server's executor. Completes with `(std::exception_ptr, shutdown_report)`; `srv` must outlive it.
+template <class Token>
+auto async_shutdown(server& srv, shutdown_options opts, Token&& token) {
+  return beeline::spawn(srv.get_executor(), shutdown(srv, opts), std::forward<Token>(token));
 }
 
 /// Waits for a signal of `signals` (made before the program announces it is ready, so that an early signal
