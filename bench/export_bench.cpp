@@ -15,6 +15,7 @@
 
 #include "export/otlp_json.hpp"
 
+#include "honeycomb_body.hpp"
 #include "loopback_sink.hpp"
 
 #include <benchmark/benchmark.h>
@@ -65,12 +66,7 @@ class encode_timer final : public beeline::exporter {
       if (wire_ == wire::otlp) {
         beeline::detail::append_otlp_request(body_, batch, resource_);
       } else {
-        body_.push_back('[');
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          if (i) body_.push_back(',');
-          beeline::append_event_json(batch[i], body_, false);
-        }
-        body_.push_back(']');
+        bench::append_honeycomb_batch(body_, batch);
       }
       benchmark::DoNotOptimize(body_.data());
     }

@@ -23,6 +23,7 @@
 #include <beeline/beeline.hpp>
 #include <beeline/http_exporter.hpp>
 
+#include "honeycomb_body.hpp"
 #include "loopback_sink.hpp"
 
 #include <benchmark/benchmark.h>
@@ -413,12 +414,7 @@ class encode_only final : public beeline::exporter {
  public:
   beeline::export_result export_batch(std::span<const beeline::event> batch) override {
     body_.clear();
-    body_.push_back('[');
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (i) body_.push_back(',');
-      beeline::append_event_json(batch[i], body_, false);
-    }
-    body_.push_back(']');
+    bench::append_honeycomb_batch(body_, batch);
     benchmark::DoNotOptimize(body_.data());
     return {batch.size(), 0, {}};
   }
