@@ -107,14 +107,10 @@ void append_event_json(const event& ev, std::string& out, bool with_dataset) {
     first = false;
   };
   if (!rec.globals_set) {
-    // A user field of the same name wins, as in the Beeline. Most records have no key of a global's length:
-    // one pass over the key lengths spares a search per global.
-    std::uint64_t lengths = 0;
-    for (const detail::stored_field& f : rec.fields)
-      lengths |= f.key_len < 64 ? std::uint64_t{1} << f.key_len : 0;
     for (const field& g : rec.trace->core->global_fields()) {
-      const bool maybe_shadowed = g.key.size() >= 64 || (lengths >> g.key.size() & 1);
-      if (maybe_shadowed && rec.find(g.key) >= 0) continue;
+      // A user field of the same name wins, as in the Beeline (the record's key filter answers most of these
+      // lookups without a search).
+      if (rec.find(g.key) >= 0) continue;
       key(g.key);
       valid_utf8 &= detail::append_json_string(out, g.value.as_string());
     }
