@@ -37,12 +37,12 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return 0;
 }
 
-// How many leading bytes of `s` go into a JSON string as they are: printable ASCII other than `"` and `\\`.
+// How many leading bytes of `s` go into a JSON string as they are: printable ASCII other than `"` and `\`.
 // Eight bytes at a time; a word with any byte to look at is finished byte by byte.
 std::size_t verbatim_prefix(const char* s, std::size_t n) noexcept {
   constexpr std::uint64_t ones = 0x0101010101010101ULL;
   constexpr std::uint64_t highs = 0x8080808080808080ULL;
-  // Each term has a byte's high bit set where that byte is below 0x20, is `"`, or is `\\` (exact for
+  // Each term has a byte's high bit set where that byte is below 0x20, is `"`, or is `\` (exact for
   // bytes below 0x80, which is all that matters once `w & highs` catches the others).
   const auto below = [](std::uint64_t w, std::uint64_t k) { return (w - ones * k) & ~w; };
   const auto equal = [&](std::uint64_t w, std::uint64_t k) { return below(w ^ (ones * k), 1); };
