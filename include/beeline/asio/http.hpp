@@ -92,18 +92,21 @@ inline constexpr std::pair<std::string_view, std::string_view> recorded_request_
 };
 
 /// The header values a server span records, found in one pass over the request's fields (the first of each,
-/// as `find` would give): one walk instead of a tree search per name.
+/// as `find` would give): one walk instead of a tree search per name. Slots follow recorded_request_headers,
+/// then Host and Content-Length.
 struct recorded_values {
   static constexpr std::size_t count = std::size(recorded_request_headers);
-  std::string_view host, content_length;
-  bool has_host = false, has_content_length = false;
-  std::array<std::string_view, count> headers{};  // in the order of recorded_request_headers
-  std::array<bool, count> present{};
+  static constexpr std::size_t host = count, content_length = count + 1;
+  std::array<std::string_view, count + 2> values{};
+  std::array<bool, count + 2> present{};
 };
 
-static_assert(recorded_request_headers[3].first == "User-Agent" &&
-              recorded_request_headers[4].first == "Content-Type" &&
-              recorded_request_headers[5].first == "Accept");
+/// The slot of a recorded header by its name in recorded_request_headers.
+consteval std::size_t recorded_slot(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(recorded_request_headers); ++i)
+    if (recorded_request_headers[i].first == name) return i;
+  throw "not a recorded header";
+}
 
 template <class Fields>
 recorded_values find_recorded(const Fields& fields) {
@@ -111,31 +114,30 @@ recorded_values find_recorded(const Fields& fields) {
   const auto keep = [&](std::size_t slot, beast::string_view value) {
     if (out.present[slot]) return;
     out.present[slot] = true;
-    out.headers[slot] = sv(value);
+    out.values[slot] = sv(value);
   };
   for (const auto& f : fields) {
     switch (f.name()) {
       case bhttp::field::host:
-        if (!out.has_host) out.host = sv(f.value());
-        out.has_host = true;
+        keep(recorded_values::host, f.value());
         break;
       case bhttp::field::content_length:
-        if (!out.has_content_length) out.content_length = sv(f.value());
-        out.has_content_length = true;
+        keep(recorded_values::content_length, f.value());
         break;
       case bhttp::field::user_agent:
-        keep(3, f.value());
+        keep(recorded_slot("User-Agent"), f.value());
         break;
       case bhttp::field::content_type:
-        keep(4, f.value());
+        keep(recorded_slot("Content-Type"), f.value());
         break;
       case bhttp::field::accept:
-        keep(5, f.value());
+        keep(recorded_slot("Accept"), f.value());
         break;
       case bhttp::field::unknown: {  // the X-Forwarded-* names are not among Beast's known fields
         const beast::string_view name = f.name_string();
         if (name.size() < 15 || (name[0] != 'x' && name[0] != 'X')) break;
-        for (std::size_t slot = 0; slot < 3; ++slot) {
+        for (const std::size_t slot : {recorded_slot("X-Forwarded-For"), recorded_slot("X-Forwarded-Proto"),
+                                       recorded_slot("X-Forwarded-Port")}) {
           const std::string_view want = recorded_request_headers[slot].first;
           if (beast::iequals(name, beast::string_view(want.data(), want.size()))) keep(slot, f.value());
         }
@@ -177,15 +179,17 @@ class server_span {
     if (q != std::string_view::npos) root_.add_field("request.query", target.substr(q + 1));
     root_.add_field("request.original_url", target);
     const detail::recorded_values found = detail::find_recorded(req);
-    if (found.has_host) root_.add_field("request.host", detail::host_without_port(found.host));
+    if (found.present[found.host])
+      root_.add_field("request.host", detail::host_without_port(found.values[found.host]));
     root_.add_field("request.http_version", detail::http_version(req.version()));
     root_.add_field("request.remote_addr", remote_addr);
     root_.add_field("request.secure", opts.secure);
     root_.add_field("request.scheme", opts.secure ? "https" : "http");
-    if (found.has_content_length) root_.add_field("request.content_length", found.content_length);
+    if (found.present[found.content_length])
+      root_.add_field("request.content_length", found.values[found.content_length]);
     for (std::size_t slot = 0; slot < detail::recorded_values::count; ++slot)
       if (found.present[slot])
-        root_.add_field(detail::recorded_request_headers[slot].second, found.headers[slot]);
+        root_.add_field(detail::recorded_request_headers[slot].second, found.values[slot]);
   }
 
   /// A trace for a request whose header could not be read (malformed, too large): `error` says why.
