@@ -1,11 +1,14 @@
 // A Beast HTTP server answering a small request, uninstrumented and instrumented, under the same load.
 //
 //   plain     a Beast session loop (request parser, handler, write; keep-alive), no tracing at all
-//   traced    by_hand=0: `beeline::http::server` (strand, timeouts and stop per connection, one trace per
+//   traced    server=0: `beeline::http::server` (strand, timeouts and stop per connection, one trace per
 //             request with the Beeline's request fields, a child span in the handler);
-//             by_hand=1: the plain loop with what a user adds to it: `beeline::spawn`, a `server_span` per
+//             server=1: the plain loop with what a user adds to it: `beeline::spawn`, a `server_span` per
 //             request and the child span;
-//             by_hand=2: the library's session loop (`serve_connection`) under that plain accept loop.
+//             server=2: the library's session loop (`serve_connection`) under that plain accept loop;
+//             server=3: the control: a second plain server, untraced, on its own thread. Its "ratios" are
+//             what this machine's noise alone gives two identical servers: a traced figure closer to 1
+//             than the control's spread cannot be told from 1 here.
 //             Each exports with the Honeycomb exporter over HTTP to a loopback sink (http_export=1) or
 //             discards (0: the cost of tracing alone). work_us: CPU the handler spends per request.
 //
@@ -147,7 +150,7 @@ asio::awaitable<void> instrumented_accept(tcp::acceptor& acceptor,
   }
 }
 
-/// by_hand=2: the library's session loop (`serve_connection`) under the plain accept loop, without the
+/// server=2: the library's session loop (`serve_connection`) under the plain accept loop, without the
 /// `http::server` around it (no stop control, no cancellation slot): tells the loop's cost from the server's.
 asio::awaitable<void> loop_accept(tcp::acceptor& acceptor, const beeline::http::session_options* opts) {
   for (;;) {
@@ -302,9 +305,9 @@ void server_side_by_side(benchmark::State& state) {
   cfg.exporter = state.range(1) ? beeline::make_honeycomb_exporter(hc) : beeline::make_discard_exporter();
   beeline::tracer tracer(cfg);
   asio::io_context traced_io;
-  // Arg 4: which traced server: 0 `beeline::http::server`, 1 the plain loop above instrumented by hand, 2 the
-  // plain accept loop around `serve_connection`.
-  const bool by_hand = state.range(4) != 0;
+  // Arg 4: which server plays the traced side: 0 `beeline::http::server`, 1 the plain loop above instrumented
+  // by hand, 2 the plain accept loop around `serve_connection`, 3 the control (the plain server again).
+  const auto which = state.range(4);
   // Arg 5: microseconds of CPU work in the handler (0: the bare "hello" answer).
   handler_work = std::chrono::microseconds(state.range(5));
   beeline::http::session_options opts;
@@ -318,13 +321,15 @@ void server_side_by_side(benchmark::State& state) {
       opts);
   tcp::acceptor hand_acceptor(traced_io, {loopback, 0});
   const beeline::http::server_options& hand_opts = opts;
-  if (state.range(4) == 2)
+  if (which == 3)
+    asio::co_spawn(traced_io, plain_accept(hand_acceptor), asio::detached);
+  else if (which == 2)
     asio::co_spawn(traced_io, loop_accept(hand_acceptor, &opts), asio::detached);
-  else if (by_hand)
+  else if (which == 1)
     asio::co_spawn(traced_io, instrumented_accept(hand_acceptor, &hand_opts), asio::detached);
   else
     traced.start();
-  const auto traced_port = by_hand ? hand_acceptor.local_endpoint().port() : traced.local_endpoint().port();
+  const auto traced_port = which ? hand_acceptor.local_endpoint().port() : traced.local_endpoint().port();
 
   auto plain_guard = asio::make_work_guard(plain_io);
   auto traced_guard = asio::make_work_guard(traced_io);
@@ -333,7 +338,7 @@ void server_side_by_side(benchmark::State& state) {
     plain_io.run();
   });
   std::thread traced_thread([&] {
-    pthread_setname_np(pthread_self(), "traced-server");
+    pthread_setname_np(pthread_self(), which == 3 ? "control-server" : "traced-server");
     traced_io.run();
   });
 
@@ -470,7 +475,10 @@ BENCHMARK(server_side_by_side)
     ->Args({8, 1, 0, 50, 1, 50})
     ->Args({8, 1, 25, 50, 1, 50})
     ->Args({8, 1, 0, 50, 2, 50})
-    ->ArgNames({"connections", "http_export", "load_percent", "batch", "by_hand", "work_us"})
+    ->Args({8, 1, 0, 50, 3, 0})
+    ->Args({8, 1, 25, 50, 3, 0})
+    ->Args({8, 1, 0, 50, 3, 50})
+    ->ArgNames({"connections", "http_export", "load_percent", "batch", "server", "work_us"})
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kSecond);
