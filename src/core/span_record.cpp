@@ -123,7 +123,7 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
     f.key_len = static_cast<std::uint32_t>(key.size());
     store_value(r, f, v, limits, counters);
     r.fields.push_back(f);
-    r.key_bloom |= span_record::key_bit(key);
+    r.note_key(key);
   } catch (...) {
     // Out of memory: the field is lost, the application is not.
     counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
@@ -201,7 +201,7 @@ void reset_record(span_record& r) noexcept {
   r.start_ns = r.end_ns = 0;
   // A record that once held a huge span would otherwise pin that memory for ever.
   r.fields.reset(1024);
-  r.key_bloom = 0;
+  std::fill(std::begin(r.key_filter), std::end(r.key_filter), 0);
   r.arena.reset(64 * 1024);
   r.annotations.reset(64);
   r.annotation_fields.reset(256);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -114,10 +115,10 @@ struct span_record {
   std::int64_t end_ns = 0;
 
   inline_vector<stored_field, 8> fields;
-  // A one-word filter of the keys ever set on this record (`key_bit`): a key whose bit is clear is absent, so
-  // setting a new key (nearly every set) skips the search. Removing a field leaves its bit: a false
-  // positive only costs the search.
-  std::uint64_t key_bloom = 0;
+  // A 256-bit filter of the keys ever set on this record (`key_slot`): a key whose bit is clear is absent, so
+  // setting a new key (nearly every set) skips the search, and so does the encoder's check for a user field
+  // that shadows a global one. Removing a field leaves its bit: a false positive only costs the search.
+  std::uint64_t key_filter[4] = {};
   inline_vector<char, 384> arena;
   inline_vector<stored_annotation, 1> annotations;  // span events and links, in the order they were added
   inline_vector<stored_field, 1> annotation_fields;
@@ -140,18 +141,42 @@ struct span_record {
   field_value value(const stored_field& f) const noexcept;
   /// Index of the field with this key, or -1.
   std::ptrdiff_t find(std::string_view key) const noexcept {
-    if (!(key_bloom & key_bit(key))) return -1;  // inline: most lookups (of new keys) end here
+    const key_slot k = slot_of(key);
+    if (!(key_filter[k.word] & k.bit)) return -1;  // inline: most lookups (of new keys) end here
     return search(key);
   }
   /// `find` without the filter: the linear search.
   std::ptrdiff_t search(std::string_view key) const noexcept;
-  /// The bit `key` owns in `key_bloom`: from its length and two of its bytes, which is what tells apart keys
-  /// that share a prefix (`request.path`, `request.host`, ...).
-  static std::uint64_t key_bit(std::string_view key) noexcept {
-    if (key.empty()) return 1;
-    const auto last = static_cast<unsigned char>(key.back());
-    const auto mid = static_cast<unsigned char>(key[key.size() / 2]);
-    return std::uint64_t{1} << ((key.size() * 31 + last * 7 + mid) & 63);
+  /// Records `key` in the filter.
+  void note_key(std::string_view key) noexcept {
+    const key_slot k = slot_of(key);
+    key_filter[k.word] |= k.bit;
+  }
+  /// Whether the filter may hold `key` (false: it is certainly absent).
+  bool may_hold(std::string_view key) const noexcept {
+    const key_slot k = slot_of(key);
+    return key_filter[k.word] & k.bit;
+  }
+
+  /// The bit a key owns in `key_filter`.
+  struct key_slot {
+    unsigned word;
+    std::uint64_t bit;
+  };
+  /// From the key's length and its first and last eight bytes, mixed by one multiplication: keys that share a
+  /// prefix (`request.path`, `request.host`) or a suffix (`app.user_id`, `db.user_id`) land apart.
+  static key_slot slot_of(std::string_view key) noexcept {
+    constexpr std::uint64_t mix = 0x9E3779B97F4A7C15u;
+    std::uint64_t head = 0, tail = 0;
+    const std::size_t n = key.size();
+    if (n >= 8) {
+      std::memcpy(&head, key.data(), 8);
+      std::memcpy(&tail, key.data() + n - 8, 8);
+    } else if (n != 0) {
+      std::memcpy(&head, key.data(), n);
+    }
+    const std::uint64_t h = ((head * mix) ^ tail ^ n) * mix;
+    return {static_cast<unsigned>(h >> 62), std::uint64_t{1} << ((h >> 56) & 63)};
   }
 };
 
