@@ -5,6 +5,7 @@
 #include <beeline/value.hpp>
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,8 @@ class span {
 
   /// Adds fields to this span with their keys as given (the Beeline's `span.addContext`).
   span& add_context(fields f);
+  /// Adds fields from an array or vector, in order (the same as `add_field` for each, in one call).
+  span& add_context(std::span<const field> f);
   /// Adds one field.
   span& add_field(std::string_view key, field_value v);
   /// Removes a field from this span.

@@ -33,9 +33,11 @@ span& span::operator=(span&& o) noexcept {
 }
 
 span& span::add_context(fields f) {
-  if (rec_)
-    for (const field& fl : f)
-      core_of(rec_).set(*rec_, fl.key, fl.value);
+  return add_context(std::span<const field>(f.begin(), f.size()));
+}
+
+span& span::add_context(std::span<const field> f) {
+  if (rec_) core_of(rec_).set(*rec_, f);
   return *this;
 }
 

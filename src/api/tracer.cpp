@@ -205,6 +205,10 @@ void tracer_core::set(span_record& rec, std::string_view key, field_value v) noe
   set_field(rec, key, v, limits_, field_counters_);
 }
 
+void tracer_core::set(span_record& rec, std::span<const field> f) noexcept {
+  set_fields(rec, f, limits_, field_counters_);
+}
+
 void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_view prefix) {
   if (f.size() == 0) return;
   // Old versions live until the trace ends (spans may be reading them); these bound what one trace can hold.

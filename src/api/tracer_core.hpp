@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,6 +65,7 @@ class tracer_core final : private beeline::export_listener {
   void finish(span_record* rec) noexcept;
   /// Adds or replaces a field with this tracer's limits.
   void set(span_record& rec, std::string_view key, field_value v) noexcept;
+  void set(span_record& rec, std::span<const field> f) noexcept;
   bool remove(span_record& rec, std::string_view key) noexcept { return remove_field(rec, key, limits_); }
   /// Adds a span event (now) or a link, with this tracer's limits.
   void annotate(span_record& rec, bool is_link, std::string_view name, std::string_view trace_id,

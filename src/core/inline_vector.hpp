@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -48,7 +49,8 @@ class inline_vector {
   void append(const T* p, std::size_t n) {
     if (n == 0) return;
     if (size_ + n > capacity_) grow(size_ + n);
-    std::memcpy(data_ + size_, p, n * sizeof(T));
+    copy_bytes(reinterpret_cast<unsigned char*>(data_ + size_), reinterpret_cast<const unsigned char*>(p),
+               n * sizeof(T));
     size_ += n;
   }
   void pop_back() noexcept { --size_; }
@@ -68,6 +70,32 @@ class inline_vector {
   }
 
  private:
+  // Most appends are a key or a short value: from 4 to 32 bytes are copied as two overlapping blocks, in
+  // line, instead of through a call to memcpy.
+  static void copy_bytes(unsigned char* to, const unsigned char* from, std::size_t n) noexcept {
+    if (n > 16 && n <= 32) {
+      unsigned char head[16], tail[16];
+      std::memcpy(head, from, 16);
+      std::memcpy(tail, from + n - 16, 16);
+      std::memcpy(to, head, 16);
+      std::memcpy(to + n - 16, tail, 16);
+    } else if (n >= 8 && n <= 16) {
+      std::uint64_t head, tail;
+      std::memcpy(&head, from, 8);
+      std::memcpy(&tail, from + n - 8, 8);
+      std::memcpy(to, &head, 8);
+      std::memcpy(to + n - 8, &tail, 8);
+    } else if (n >= 4 && n < 8) {
+      std::uint32_t head, tail;
+      std::memcpy(&head, from, 4);
+      std::memcpy(&tail, from + n - 4, 4);
+      std::memcpy(to, &head, 4);
+      std::memcpy(to + n - 4, &tail, 4);
+    } else {
+      std::memcpy(to, from, n);
+    }
+  }
+
   void grow(std::size_t need) {
     std::size_t cap = capacity_ * 2;
     if (cap < need) cap = need;

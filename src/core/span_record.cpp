@@ -109,10 +109,14 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
   if (is_reserved_key(key)) return;
   key = truncate_utf8(key, limits.max_value_bytes);  // before the lookup, so an over-long key matches itself
   try {
-    const std::ptrdiff_t at = r.find(key);
-    if (at >= 0) {
-      if (replace) store_value(r, r.fields[static_cast<std::size_t>(at)], v, limits, counters);
-      return;
+    const span_record::key_slot slot = span_record::slot_of(key);  // once: the append below may move `key`'s
+                                                                   // bytes as far as the compiler knows
+    if (r.may_hold(slot)) {
+      const std::ptrdiff_t at = r.search(key);
+      if (at >= 0) {
+        if (replace) store_value(r, r.fields[static_cast<std::size_t>(at)], v, limits, counters);
+        return;
+      }
     }
     if (r.fields.size() >= limits.max_fields || key.size() > arena_room(r, limits)) {
       counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
@@ -123,7 +127,7 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
     f.key_len = static_cast<std::uint32_t>(key.size());
     store_value(r, f, v, limits, counters);
     r.fields.push_back(f);
-    r.note_key(key);
+    r.note_key(slot);
   } catch (...) {
     // Out of memory: the field is lost, the application is not.
     counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
@@ -177,6 +181,12 @@ void add_annotation(span_record& r, bool is_link, std::string_view name, std::ui
 void set_field(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                const field_counters& counters) noexcept {
   set_field_impl(r, key, v, limits, counters, true);
+}
+
+void set_fields(span_record& r, std::span<const field> f, const field_limits& limits,
+                const field_counters& counters) noexcept {
+  for (const field& fl : f)
+    set_field_impl(r, fl.key, fl.value, limits, counters, true);
 }
 
 void set_field_if_absent(span_record& r, std::string_view key, field_value v, const field_limits& limits,

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -147,22 +148,18 @@ struct span_record {
   }
   /// `find` without the filter: the linear search.
   std::ptrdiff_t search(std::string_view key) const noexcept;
-  /// Records `key` in the filter.
-  void note_key(std::string_view key) noexcept {
-    const key_slot k = slot_of(key);
-    key_filter[k.word] |= k.bit;
-  }
+  /// Records a key's slot in the filter.
+  void note_key(std::string_view key) noexcept { note_key(slot_of(key)); }
   /// Whether the filter may hold `key` (false: it is certainly absent).
-  bool may_hold(std::string_view key) const noexcept {
-    const key_slot k = slot_of(key);
-    return key_filter[k.word] & k.bit;
-  }
+  bool may_hold(std::string_view key) const noexcept { return may_hold(slot_of(key)); }
 
   /// The bit a key owns in `key_filter`.
   struct key_slot {
     unsigned word;
     std::uint64_t bit;
   };
+  void note_key(key_slot k) noexcept { key_filter[k.word] |= k.bit; }
+  bool may_hold(key_slot k) const noexcept { return key_filter[k.word] & k.bit; }
   /// From the key's length and its first and last eight bytes, mixed by one multiplication: keys that share a
   /// prefix (`request.path`, `request.host`) or a suffix (`app.user_id`, `db.user_id`) land apart.
   static key_slot slot_of(std::string_view key) noexcept {
@@ -194,6 +191,9 @@ struct field_counters {
 /// Adds or replaces a field; refuses (and counts) a new key past the field limit; cuts long strings.
 void set_field(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                const field_counters& counters) noexcept;
+/// `set_field` for each field in order, in one call.
+void set_fields(span_record& r, std::span<const field> f, const field_limits& limits,
+                const field_counters& counters) noexcept;
 /// Adds the field only if the key is absent.
 void set_field_if_absent(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                          const field_counters& counters) noexcept;

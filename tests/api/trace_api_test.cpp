@@ -5,7 +5,9 @@
 
 #include <cstdlib>
 #include <regex>
+#include <span>
 #include <stdexcept>
+#include <vector>
 
 using beeline::test::exported;
 using beeline::test::memory_tracer;
@@ -188,6 +190,25 @@ TEST_CASE("span.add_context: adds to that span even when it is not current; late
   CHECK(root.raw("from_child_scope") == "1");
   CHECK(root.str("k") == "second");
   CHECK(root.raw("k") == "\"second\"");
+}
+
+TEST_CASE("span.add_context from an array: applied in order (a later value replaces an earlier one)") {
+  memory_tracer t;
+  std::string root_id;
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    root_id = root.trace_id();
+    const std::string built = "built at run time";
+    std::vector<beeline::field> f{
+        {"a", 1}, {"b", built}, {"a", 2}, {"trace.trace_id", "forged"}, {"c", true}};
+    root.add_context(std::span<const beeline::field>(f)).add_context(std::span<const beeline::field>());
+  }
+  const auto evs = t.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].raw("a") == "2");
+  CHECK(evs[0].str("b") == "built at run time");
+  CHECK(evs[0].raw("c") == "true");
+  CHECK(evs[0].trace_id() == root_id);
 }
 
 TEST_CASE("fields: user values cannot overwrite the reserved trace fields") {
