@@ -109,8 +109,7 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
   if (is_reserved_key(key)) return;
   key = truncate_utf8(key, limits.max_value_bytes);  // before the lookup, so an over-long key matches itself
   try {
-    const span_record::key_slot slot = span_record::slot_of(key);  // once: the append below may move `key`'s
-                                                                   // bytes as far as the compiler knows
+    const span_record::key_slot slot = span_record::slot_of(key);  // for the lookup, and to note a new key
     if (r.may_hold(slot)) {
       const std::ptrdiff_t at = r.search(key);
       if (at >= 0) {

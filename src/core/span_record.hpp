@@ -142,14 +142,11 @@ struct span_record {
   field_value value(const stored_field& f) const noexcept;
   /// Index of the field with this key, or -1.
   std::ptrdiff_t find(std::string_view key) const noexcept {
-    const key_slot k = slot_of(key);
-    if (!(key_filter[k.word] & k.bit)) return -1;  // inline: most lookups (of new keys) end here
+    if (!may_hold(key)) return -1;  // inline: most lookups (of new keys) end here
     return search(key);
   }
   /// `find` without the filter: the linear search.
   std::ptrdiff_t search(std::string_view key) const noexcept;
-  /// Records a key's slot in the filter.
-  void note_key(std::string_view key) noexcept { note_key(slot_of(key)); }
   /// Whether the filter may hold `key` (false: it is certainly absent).
   bool may_hold(std::string_view key) const noexcept { return may_hold(slot_of(key)); }
 
