@@ -6,6 +6,7 @@
 // T must have `std::uint32_t pool_index` and `std::atomic<std::uint32_t> pool_next`.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -33,8 +34,16 @@ class object_pool {
       T* obj = at(static_cast<std::uint32_t>(head & index_mask) - 1);
       const std::uint64_t next = obj->pool_next.load(std::memory_order_relaxed);
       const std::uint64_t new_head = (((head >> 32) + 1) << 32) | next;
-      if (head_.compare_exchange_weak(head, new_head, std::memory_order_acq_rel, std::memory_order_acquire))
+      if (head_.compare_exchange_weak(head, new_head, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        if (next) {
+          // The next free object was most likely given back by the export worker, on another core: ask for
+          // its first lines for writing now, so the next pop (the next span) does not wait for them.
+          const char* n = reinterpret_cast<const char*>(at(static_cast<std::uint32_t>(next) - 1));
+          for (std::size_t line = 0; line < std::min<std::size_t>(sizeof(T), 256); line += 64)
+            __builtin_prefetch(n + line, 1, 3);
+        }
         return obj;
+      }
     }
     return grow();
   }
