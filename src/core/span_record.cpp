@@ -64,8 +64,8 @@ std::uint32_t append(inline_vector<char, 384>& arena, std::string_view s) {
   return off;
 }
 
-void store_value(span_record& r, stored_field& f, field_value v, const field_limits& limits,
-                 const field_counters& counters) {
+[[gnu::always_inline]] inline void store_value(span_record& r, stored_field& f, field_value v,
+                                               const field_limits& limits, const field_counters& counters) {
   f.kind = v.kind();
   switch (v.kind()) {
     case value_kind::null:
