@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -73,27 +72,23 @@ class inline_vector {
   // Most appends are a key or a short value: from 4 to 32 bytes are copied as two overlapping blocks, in
   // line, instead of through a call to memcpy.
   static void copy_bytes(unsigned char* to, const unsigned char* from, std::size_t n) noexcept {
-    if (n > 16 && n <= 32) {
-      unsigned char head[16], tail[16];
-      std::memcpy(head, from, 16);
-      std::memcpy(tail, from + n - 16, 16);
-      std::memcpy(to, head, 16);
-      std::memcpy(to + n - 16, tail, 16);
-    } else if (n >= 8 && n <= 16) {
-      std::uint64_t head, tail;
-      std::memcpy(&head, from, 8);
-      std::memcpy(&tail, from + n - 8, 8);
-      std::memcpy(to, &head, 8);
-      std::memcpy(to + n - 8, &tail, 8);
-    } else if (n >= 4 && n < 8) {
-      std::uint32_t head, tail;
-      std::memcpy(&head, from, 4);
-      std::memcpy(&tail, from + n - 4, 4);
-      std::memcpy(to, &head, 4);
-      std::memcpy(to + n - 4, &tail, 4);
-    } else {
+    if (n > 16 && n <= 32)
+      copy_ends<16>(to, from, n);
+    else if (n >= 8 && n <= 16)
+      copy_ends<8>(to, from, n);
+    else if (n >= 4 && n < 8)
+      copy_ends<4>(to, from, n);
+    else
       std::memcpy(to, from, n);
-    }
+  }
+  // Copies n bytes, W <= n <= 2W, as the first W and the last W (which overlap unless n == 2W).
+  template <std::size_t W>
+  static void copy_ends(unsigned char* to, const unsigned char* from, std::size_t n) noexcept {
+    unsigned char head[W], tail[W];
+    std::memcpy(head, from, W);
+    std::memcpy(tail, from + n - W, W);
+    std::memcpy(to, head, W);
+    std::memcpy(to + n - W, tail, W);
   }
 
   void grow(std::size_t need) {

@@ -157,8 +157,8 @@ struct span_record {
   };
   void note_key(key_slot k) noexcept { key_filter[k.word] |= k.bit; }
   bool may_hold(key_slot k) const noexcept { return key_filter[k.word] & k.bit; }
-  /// From the key's length and its first and last eight bytes, mixed by one multiplication: keys that share a
-  /// prefix (`request.path`, `request.host`) or a suffix (`app.user_id`, `db.user_id`) land apart.
+  /// From the key's length and its first and last eight bytes, mixed by two multiplications: keys that share
+  /// a prefix (`request.path`, `request.host`) or a suffix (`app.user_id`, `db.user_id`) land apart.
   static key_slot slot_of(std::string_view key) noexcept {
     constexpr std::uint64_t mix = 0x9E3779B97F4A7C15u;
     std::uint64_t head = 0, tail = 0;
