@@ -2,7 +2,7 @@
 //
 // Configure once with `beeline::init`, then start traces and spans anywhere; the current span is found
 // implicitly, as in the Node Beeline. Each function's Node counterpart is named in its comment and in the
-// README's API table. Every function is safe to call before `init` or outside a trace: it does nothing.
+// API table of docs/api.md. Every function is safe to call before `init` or outside a trace: it does nothing.
 #pragma once
 
 #include <beeline/config.hpp>

@@ -11,7 +11,7 @@
 // small bounded pipeline for metrics (`/v1/metrics`, gauge data points) and logs (`/v1/logs`); none of the
 // calls blocks or throws on the request path, and what does not fit is dropped and counted. `H::` is the same
 // API on one process-wide client. The awaitable parts (`run_with_headers`, `wait_for_flush`) are in
-// <beeline/asio/highlight.hpp>; the README lists each Node function's C++ name and the differences.
+// <beeline/asio/highlight.hpp>; docs/highlight.md lists each Node function's C++ name and the differences.
 #pragma once
 
 #include <beeline/beeline.hpp>

@@ -49,7 +49,7 @@ tracer_core::tracer_core(config cfg)
   service_name_ = cfg_.service_name.empty() ? default_service_name() : cfg_.service_name;
   hostname_ = cfg_.local_hostname.empty() ? host_name() : cfg_.local_hostname;
 
-  // Dataset rules of the Node Beeline (see README "Differences"): a classic key names its dataset; with a
+  // Dataset rules of the Node Beeline (see docs/differences.md): a classic key names its dataset; with a
   // newer key the service name is the dataset.
   if (is_classic_key(cfg_.write_key)) {
     dataset_ = std::string(trim(cfg_.dataset));
