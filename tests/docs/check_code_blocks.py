@@ -16,7 +16,8 @@ Each ```cpp block of the given Markdown files (and of the *.md files in given di
   The name is a wrapper in tests/docs/fragments/<name>.cpp: a program with a line `// @BLOCK@` where the
   block goes, and the declarations the fragment uses (a `cfg`, an `ioc`, a coroutine body).
 
-An unmarked block without `main`, or a fragment naming no wrapper, fails the test with its file and line.
+An unmarked block without `main`, or a fragment naming no wrapper, fails the test with its file and line. So
+does a relative link to a file that does not exist, or to a heading that the file does not have.
 
 All blocks are compiled (-fsyntax-only) as one translation unit, each in a namespace of its own with its
 #include lines moved to the top, because a single Beast translation unit costs most of the time: one pass
@@ -76,6 +77,59 @@ def find_blocks(path, shown):
         blocks.append(Block(shown, i + 2, body, marker.group(1) if marker else None))
         i = k + 1
     return blocks
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+def slug(heading):
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    s = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return s.replace(" ", "-")
+
+
+def anchors(path):
+    found, seen, fenced = set(), {}, False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            m = None if fenced else HEADING.match(line)
+            if m:
+                a = slug(m.group(1))
+                n = seen.get(a, 0)
+                seen[a] = n + 1
+                found.add(a if n == 0 else f"{a}-{n}")
+    return found
+
+
+def broken_links(path, shown):
+    """Relative links (file, file#heading, #heading) that lead nowhere."""
+    problems = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    fenced = False
+    for n, line in enumerate(lines):  # fenced blocks are code, not links
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            lines[n] = ""
+        elif fenced:
+            lines[n] = ""
+    # Inline code (which may wrap onto the next line) is not a link either; the line count is kept.
+    text = re.sub(r"`[^`]*`", lambda m: "\n" * m.group().count("\n"), "\n".join(lines))
+    for n, line in enumerate(text.split("\n"), 1):
+        for m in LINK.finditer(line):
+            target = m.group(1)
+            if re.match(r"^[a-z]+:", target):
+                continue  # http:, https:, mailto:
+            file_part, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+            if not os.path.exists(dest):
+                problems.append(f"{shown}:{n}: link to {target}: {file_part} does not exist")
+            elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
+                problems.append(f"{shown}:{n}: link to {target}: no heading with anchor #{anchor}")
+    return problems
 
 
 def wrapper_lines(fragments_dir, name):
@@ -158,6 +212,8 @@ def main():
         blocks += find_blocks(f, os.path.relpath(os.path.abspath(f), root))
 
     problems = []
+    for f in files:
+        problems += broken_links(f, os.path.relpath(os.path.abspath(f), root))
     for b in blocks:
         if b.fragment is None and not HAS_MAIN.search("\n".join(b.lines)):
             problems.append(f"{b.where}: a C++ block without main() and not marked as a fragment; mark it with "
