@@ -14,14 +14,15 @@ Each ```cpp block of the given Markdown files (and of the *.md files in given di
       ```
 
   The name is a wrapper in tests/docs/fragments/<name>.cpp: a program with a line `// @BLOCK@` where the
-  block goes, and the declarations the fragment uses (a `cfg`, an `ioc`, a coroutine body).
+  block goes, and the declarations the fragment uses (a `cfg`, a request, a coroutine body).
 
 An unmarked block without `main`, or a fragment naming no wrapper, fails the test with its file and line. So
 does a relative link to a file that does not exist, or to a heading that the file does not have.
 
 All blocks are compiled (-fsyntax-only) as one translation unit, each in a namespace of its own with its
 #include lines moved to the top, because a single Beast translation unit costs most of the time: one pass
-over all of them is about as cheap as one block alone. `#line` directives make every diagnostic name the
+over all of them is about as cheap as one block alone (the price: a block that misses an #include another
+block has still compiles). `#line` directives make every diagnostic name the
 Markdown file and line. When that compile fails, the blocks named in its diagnostics are set aside and the
 others compiled again, until what is left compiles; every failing block is then listed.
 """
