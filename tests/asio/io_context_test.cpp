@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -88,6 +89,17 @@ TEST_CASE("io_context: co_spawn on an acceptor's and a socket's executor starts 
   asio::co_spawn(acceptor.get_executor(), request(t, "A"), asio::detached);
   asio::co_spawn(
       socket.get_executor(), [&] { return request(t, "B"); }, asio::detached);
+  ioc.run();
+  check_two_requests(t);
+}
+
+TEST_CASE(
+    "io_context: co_spawn on strands made from the context (as Beast's examples do) starts traced tasks") {
+  memory_tracer t;
+  beeline::io_context ioc;
+  asio::ip::tcp::acceptor acceptor(asio::make_strand(ioc), {asio::ip::address_v4::loopback(), 0});
+  asio::co_spawn(acceptor.get_executor(), request(t, "A"), asio::detached);
+  asio::co_spawn(asio::make_strand(ioc), request(t, "B"), asio::detached);
   ioc.run();
   check_two_requests(t);
 }

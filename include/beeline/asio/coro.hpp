@@ -303,6 +303,29 @@ requires(!beeline::is_awaitable<std::decay_t<F>>::value) auto co_spawn(
   return beeline::detail::spawn_task_fn(ex, std::forward<F>(f), std::forward<Token>(token));
 }
 
+// A strand of a slot-less traced executor (`make_strand(beeline_ioc)`): the task's traced wrapper goes around
+// the strand, whose own traced executor then passes handlers through untouched.
+template <class Inner, class T, class AwaitableExecutor,
+          class Token = default_completion_token_t<strand<beeline::traced_executor<Inner>>>>
+auto co_spawn(const strand<beeline::traced_executor<Inner>>& ex, awaitable<T, AwaitableExecutor> a,
+              Token&& token = Token()) {
+  return beeline::detail::spawn_task(ex, std::move(a), std::forward<Token>(token));
+}
+
+template <class Inner, class AwaitableExecutor,
+          class Token = default_completion_token_t<strand<beeline::traced_executor<Inner>>>>
+auto co_spawn(const strand<beeline::traced_executor<Inner>>& ex, awaitable<void, AwaitableExecutor> a,
+              Token&& token = Token()) {
+  return beeline::detail::spawn_task(ex, std::move(a), std::forward<Token>(token));
+}
+
+template <class Inner, class F,
+          class Token = default_completion_token_t<strand<beeline::traced_executor<Inner>>>>
+requires(!beeline::is_awaitable<std::decay_t<F>>::value) auto co_spawn(
+    const strand<beeline::traced_executor<Inner>>& ex, F&& f, Token&& token = Token()) {
+  return beeline::detail::spawn_task_fn(ex, std::forward<F>(f), std::forward<Token>(token));
+}
+
 template <class T, class AwaitableExecutor, class Token = default_completion_token_t<any_io_executor>>
 auto co_spawn(const any_io_executor& ex, awaitable<T, AwaitableExecutor> a, Token&& token = Token()) {
   return beeline::detail::spawn_any(ex, std::move(a), std::forward<Token>(token));

@@ -133,7 +133,8 @@ bool visit_concrete(const asio::any_io_executor& ex, F&& fn) {
   return done;
 }
 
-/// Whether an `any_io_executor` holds a traced executor (of any task, or of a `beeline::io_context`).
+/// Whether an `any_io_executor` holds a traced executor (of any task, or of a `beeline::io_context`, or a
+/// strand of the latter).
 inline bool holds_traced(const asio::any_io_executor& ex) noexcept {
   using io_ex = asio::io_context::executor_type;
   using io_ex_tracked =
@@ -145,7 +146,12 @@ inline bool holds_traced(const asio::any_io_executor& ex) noexcept {
          ex.target<traced_executor<pool_ex>>() || ex.target<traced_executor<pool_ex_tracked>>() ||
          ex.target<traced_executor<asio::strand<io_ex>>>() ||
          ex.target<traced_executor<asio::strand<pool_ex>>>() ||
-         ex.target<traced_executor<asio::any_io_executor>>();
+         ex.target<traced_executor<asio::any_io_executor>>() ||
+         // `make_strand(beeline_ioc)`, as Beast's examples make acceptors and sockets: a strand of the
+         // context's slot-less executor (a task forked from it gets `traced_executor<any_io_executor>`, off
+         // the small buffer)
+         ex.target<asio::strand<traced_executor<io_ex>>>() ||
+         ex.target<asio::strand<traced_executor<pool_ex>>>();
 }
 
 }  // namespace detail
