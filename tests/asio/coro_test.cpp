@@ -460,6 +460,13 @@ TEST_CASE("coro: fields as beeline::field arguments, inside one co_await express
         }());
     CHECK(v == 4);
     co_await beeline::with_span("no_fields", sleep_for(0ms));
+    // A named factory is copied, not moved from: it can start a second span.
+    const auto factory = [tag = std::string("kept")](beeline::span& s) -> awaitable<void> {
+      s.add_field("tag", tag);
+      co_return;
+    };
+    co_await beeline::start_async_span("factory_1", factory);
+    co_await beeline::start_async_span("factory_2", beeline::field{"n", 2}, factory);
     co_await beeline::with_trace(t.tracer, "second_trace", beeline::field{"n", 2.5}, sleep_for(0ms));
   });
   const auto evs = t.events();
@@ -467,6 +474,9 @@ TEST_CASE("coro: fields as beeline::field arguments, inside one co_await express
   CHECK(named(evs, "fields").str("detail") == "dynamic");
   CHECK(named(evs, "fields").parent_id() == named(evs, "root").span_id());
   CHECK(named(evs, "no_fields").parent_id() == named(evs, "root").span_id());
+  CHECK(named(evs, "factory_1").str("tag") == "kept");
+  CHECK(named(evs, "factory_2").str("tag") == "kept");
+  CHECK(named(evs, "factory_2").raw("n") == "2");
   CHECK(named(evs, "second_trace").raw("n") == "2.5");
   CHECK(named(evs, "second_trace").trace_id() != named(evs, "root").trace_id());
 }

@@ -198,9 +198,9 @@ concept fields_then_awaitable = fields_then_work<Args...> && is_awaitable<last_t
 template <class Start, class... Args>
 auto run_with_fields(Start start, Args&&... args) {
   constexpr std::size_t n = sizeof...(Args) - 1;
-  auto refs = std::forward_as_tuple(std::forward<Args>(args)...);
+  auto refs = std::forward_as_tuple(std::forward<Args>(args)...);  // the work keeps its value category
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return run_in_span(start({field(std::get<I>(refs))...}), std::move(std::get<n>(refs)));
+    return run_in_span(start({field(std::get<I>(refs))...}), std::get<n>(std::move(refs)));
   }
   (std::make_index_sequence<n>{});
 }
