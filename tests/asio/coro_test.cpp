@@ -461,7 +461,7 @@ TEST_CASE("coro: fields as beeline::field arguments, inside one co_await express
     CHECK(v == 4);
     co_await beeline::with_span("no_fields", sleep_for(0ms));
     // A named factory is copied, not moved from: it can start a second span.
-    const auto factory = [tag = std::string("kept")](beeline::span& s) -> awaitable<void> {
+    auto factory = [tag = std::string("kept")](beeline::span& s) -> awaitable<void> {
       s.add_field("tag", tag);
       co_return;
     };
