@@ -5,9 +5,13 @@
 // Benchmarks (each traced one against its plain twin, same program, same trace, same io_context setup):
 //   post/K:<k>/*          K coroutines, each `co_await asio::post(use_awaitable)` N times per iteration
 //   post_reactor/K:<k>/*  the same with the io_context's reactor started (as in any program with I/O objects)
+//   spawned_post/K:<k>/*, spawned_timer/K:<k>/*   K tasks started per iteration with a new slot each, by
+//                         `beeline::spawn` on an Asio io_context ("spawn") against plain `asio::co_spawn` on
+//                         a `beeline::io_context` ("io_context"); the slot is made per spawn, inside the
+//                         timing
 //   timer/K:<k>/*         K coroutines awaiting a zero-duration steady_timer made on this_coro::executor
 //   nested/*              N nested `co_await ready()` (a coroutine that co_returns at once) per iteration
-//   span/async_in_task    `co_await start_async_span("x", {}, ready())` in a traced task, one per iteration
+//   span/async_in_task    `co_await start_async_span("x", ready())` in a traced task, one per iteration
 //   span/sync_thread      `start_span("x")` + `finish_span` on a plain thread under the trace root
 //   span/sync_in_task     the same inside a traced task (whose slot's base is the root, as for the async one)
 //   claim                 what the traced executor adds around each handler: entering and leaving its slot
@@ -26,6 +30,7 @@
 // of a pair see the same machine drift.
 #include <beeline/asio/coro.hpp>
 #include <beeline/asio/executor.hpp>
+#include <beeline/asio/io_context.hpp>
 #include <beeline/beeline.hpp>
 
 #include "bench_config.hpp"
@@ -124,7 +129,7 @@ void run_tasks(benchmark::State& state, exec_kind kind, int k,
   std::uint64_t done = 0;
   const auto round = [&] {
     for (const asio::any_io_executor& ex : exs)
-      asio::co_spawn(ex, task(kAwaitsPerTask, done), asio::detached);
+      beeline::detail::asio_co_spawn(ex, task(kAwaitsPerTask, done), asio::detached);  // keeps ex's slot
     ioc.run();
     ioc.restart();
   };
@@ -144,11 +149,39 @@ void run_in_task(benchmark::State& state, exec_kind kind, asio::awaitable<void> 
   asio::io_context ioc(1);
   const asio::any_io_executor ex = make_executors(kind, ioc, 1).front();
   std::exception_ptr failure;
-  asio::co_spawn(ex, body(state), [&](std::exception_ptr e) { failure = e; });
+  beeline::detail::asio_co_spawn(ex, body(state), [&](std::exception_ptr e) { failure = e; });
   ioc.run();
   if (failure) state.SkipWithError("the benchmark coroutine threw");
   env.tr.flush_sync(std::chrono::seconds(10));
   state.counters["dropped"] = static_cast<double>(env.tr.stats().dropped());
+}
+
+// K tasks started per iteration, each with a new slot: by `beeline::spawn` on the Asio io_context inside a
+// `beeline::io_context`, or by plain `asio::co_spawn` on the `beeline::io_context` itself.
+void run_spawned(benchmark::State& state, bool via_context, int k,
+                 asio::awaitable<void> (*task)(int, std::uint64_t&)) {
+  trace_env env;
+  beeline::io_context ioc(1);
+  asio::io_context& base = ioc;
+  std::uint64_t done = 0;
+  const auto round = [&] {
+    for (int i = 0; i < k; ++i) {
+      if (via_context) {
+        asio::co_spawn(ioc, task(kAwaitsPerTask, done), asio::detached);
+      } else {
+        beeline::spawn(base.get_executor(), task(kAwaitsPerTask, done), asio::detached);
+      }
+    }
+    ioc.run();
+    ioc.restart();
+  };
+  round();
+  done = 0;
+  for (auto _ : state)
+    round();
+  const auto items = static_cast<std::int64_t>(state.iterations()) * k * kAwaitsPerTask;
+  if (done != static_cast<std::uint64_t>(items)) state.SkipWithError("not every await completed");
+  state.SetItemsProcessed(items);
 }
 
 asio::awaitable<void> nested_body(benchmark::State& state) {
@@ -164,9 +197,9 @@ constexpr int kWarmSpans = 100000;  // fills the record pools and the slot's sta
 
 asio::awaitable<void> async_span_body(benchmark::State& state) {
   for (int i = 0; i < kWarmSpans; ++i)
-    co_await beeline::start_async_span("x", {}, ready());
+    co_await beeline::start_async_span("x", ready());
   for (auto _ : state)
-    co_await beeline::start_async_span("x", {}, ready());
+    co_await beeline::start_async_span("x", ready());
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
@@ -227,6 +260,19 @@ void register_benchmarks() {
       items_per_iteration()[post_r] = k * kAwaitsPerTask;
     }
   }
+  for (const int k : {1, 16}) {
+    for (const bool via_context : {false, true}) {
+      const std::string suffix = "/K:" + std::to_string(k) + (via_context ? "/io_context" : "/spawn");
+      benchmark::RegisterBenchmark(("spawned_post" + suffix).c_str(), [via_context, k](benchmark::State& s) {
+        run_spawned(s, via_context, k, post_task);
+      });
+      items_per_iteration()["spawned_post" + suffix] = k * kAwaitsPerTask;
+      benchmark::RegisterBenchmark(("spawned_timer" + suffix).c_str(), [via_context, k](benchmark::State& s) {
+        run_spawned(s, via_context, k, timer_task);
+      });
+      items_per_iteration()["spawned_timer" + suffix] = k * kAwaitsPerTask;
+    }
+  }
   for (const exec_kind kind : {exec_kind::plain, exec_kind::traced}) {
     const std::string nested = std::string("nested/") + kind_name(kind);
     benchmark::RegisterBenchmark(nested.c_str(),
@@ -254,14 +300,14 @@ bool propagation_works() {
       traced_ex.target<beeline::traced_executor<io_executor>>()->slot().raw();
   bool traced_ok = false;
   bool plain_ok = false;
-  asio::co_spawn(
+  beeline::detail::asio_co_spawn(
       traced_ex,
       [&]() -> asio::awaitable<void> {
         co_await asio::post(asio::use_awaitable);
         traced_ok = &beeline::detail::current_slot() == task_slot && beeline::trace_active();
       },
       asio::detached);
-  asio::co_spawn(
+  beeline::detail::asio_co_spawn(
       plain_ex,
       [&]() -> asio::awaitable<void> {
         co_await asio::post(asio::use_awaitable);
@@ -299,7 +345,7 @@ class ratio_reporter : public benchmark::BenchmarkReporter {
   void Finalize() override {
     display_.Finalize();
     if (results_.empty()) return;
-    std::fprintf(out_, "\nns per item (%s); ratio = traced / plain\n",
+    std::fprintf(out_, "\nns per item (%s); ratio = a / b (traced / plain, or as labelled)\n",
                  any_median() ? "medians" : "single runs");
     std::fprintf(out_, "%-44s %10s %10s %10s %10s %7s %7s %7s\n", "pair", "real(a)", "real(b)", "cpu(a)",
                  "cpu(b)", "r.real", "r.cpu", "target");
@@ -310,6 +356,14 @@ class ratio_reporter : public benchmark::BenchmarkReporter {
     row("timer K=1", "timer/K:1/traced", "timer/K:1/plain", 1.10);
     row("timer K=16", "timer/K:16/traced", "timer/K:16/plain", 1.10);
     row("nested ready", "nested/traced", "nested/plain", 1.05);
+    row("co_spawn(io_context) / spawn: post K=1", "spawned_post/K:1/io_context", "spawned_post/K:1/spawn",
+        1.05);
+    row("co_spawn(io_context) / spawn: post K=16", "spawned_post/K:16/io_context", "spawned_post/K:16/spawn",
+        1.05);
+    row("co_spawn(io_context) / spawn: timer K=1", "spawned_timer/K:1/io_context", "spawned_timer/K:1/spawn",
+        1.05);
+    row("co_spawn(io_context) / spawn: timer K=16", "spawned_timer/K:16/io_context",
+        "spawned_timer/K:16/spawn", 1.05);
     row("async span / sync span (thread)", "span/async_in_task", "span/sync_thread", 2.0);
     row("async span / sync span (same task)", "span/async_in_task", "span/sync_in_task", 2.0);
     if (const auto c = results_.find("claim"); c != results_.end())

@@ -60,9 +60,7 @@ awaitable<void> serve(tcp::socket socket) {
     const auto ids = beeline::H::parse_headers(req);
     http::response<http::string_body> res{http::status::ok, req.version()};
     try {
-      // The span starts here; its awaitable is awaited in the next statement (GCC 12, see README).
-      auto work = beeline::H::run_with_headers(req, load_order(std::string(req.target())));
-      res.body() = co_await std::move(work);
+      res.body() = co_await beeline::H::run_with_headers(req, load_order(std::string(req.target())));
     } catch (const not_found& e) {
       res.result(http::status::not_found);
       res.body() = "not found\n";
@@ -105,9 +103,8 @@ awaitable<void> self_test(unsigned short port, asio::io_context& ioc) {
     co_await http::async_read(stream, buffer, res, use_awaitable);
     std::printf("GET %-10s -> %d %s", target, res.result_int(), res.body().c_str());
   }
-  std::vector<std::string> names{"highlight-ctx", "highlight.error"};
   const auto waited = co_await beeline::H::wait_for_flush(
-      std::move(names), std::chrono::steady_clock::now() + std::chrono::seconds(3));
+      std::chrono::steady_clock::now() + std::chrono::seconds(3), "highlight-ctx", "highlight.error");
   std::printf("wait_for_flush: %s\n",
               waited.complete ? "spans exported" : "deadline passed (collector down?)");
   ioc.stop();

@@ -37,7 +37,9 @@ asio::awaitable<std::string> query_user(std::string id) {
     co_await latency.async_wait(asio::use_awaitable);
     co_return "user-" + id;
   };
-  auto traced = beeline::start_async_span("db.query", {{"db.table", "users"}}, lookup(id));
+  // Made in its own statement: `lookup(id)` copies a std::string, and GCC 12 destroys such a temporary made
+  // inside a co_await expression twice.
+  auto traced = beeline::start_async_span("db.query", beeline::field{"db.table", "users"}, lookup(id));
   co_return co_await std::move(traced);
 }
 

@@ -165,7 +165,7 @@ void add_context(fields f) {
     for (const field& fl : f)
       top->trace->core->set(*top, fl.key, fl.value);
   } else if (detail::trace_state* trace = s.base.trace()) {
-    trace->core->count().context_outside_span.fetch_add(1, std::memory_order_relaxed);
+    trace->core->note_context_outside_span();
   }
 }
 

@@ -82,8 +82,7 @@ void span::finish() noexcept {
   const std::uint64_t gen = detail::generation_of(rec->state.load(std::memory_order_relaxed));
   for (std::size_t i = s.stack.size(); i-- > 0;) {
     if (s.stack[i].rec == rec && s.stack[i].gen == gen) {
-      if (i + 1 != s.stack.size())
-        core_of(rec).count().out_of_order_finishes.fetch_add(1, std::memory_order_relaxed);
+      if (i + 1 != s.stack.size()) core_of(rec).note_out_of_order_finish();
       s.stack.erase(s.stack.begin() + static_cast<std::ptrdiff_t>(i));
       break;
     }

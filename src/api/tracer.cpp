@@ -118,6 +118,33 @@ void tracer_core::log(log_level level, std::string_view message) const noexcept 
   }
 }
 
+void tracer_core::note_out_of_order_finish() noexcept {
+  counters_.out_of_order_finishes.fetch_add(1, std::memory_order_relaxed);
+  if (out_of_order_logged_.load(std::memory_order_relaxed) ||
+      out_of_order_logged_.exchange(true, std::memory_order_relaxed))
+    return;
+  log(log_level::warning,
+      "spans finished out of order on one context slot, so later spans may get the wrong parent or trace. "
+      "Usual cause: tasks sharing a slot, i.e. coroutines started with plain asio::co_spawn on an untraced "
+      "executor, or concurrent branches (&&, ||, make_parallel_group) awaited without beeline::forked. "
+      "Fix: run them on beeline::io_context / beeline::thread_pool, or start them with beeline::spawn, and "
+      "wrap each concurrent branch in beeline::forked (or finish spans in reverse order of starting them). "
+      "Logged once; stats().out_of_order_finishes counts every occurrence");
+}
+
+void tracer_core::note_context_outside_span() noexcept {
+  counters_.context_outside_span.fetch_add(1, std::memory_order_relaxed);
+  if (context_outside_span_logged_.load(std::memory_order_relaxed) ||
+      context_outside_span_logged_.exchange(true, std::memory_order_relaxed))
+    return;
+  log(log_level::warning,
+      "add_context called in a task with no span of its own (a function bound with bind_function_to_trace, "
+      "or a task forked with beeline::spawn / forked / bind_current, before it started a span): the fields "
+      "were not added, because the parent span belongs to another task. Fix: start a span in the task "
+      "(beeline::start_span or with_span) and add the fields to it, or use add_trace_context for fields of "
+      "the whole trace. Logged once; stats().context_outside_span counts every occurrence");
+}
+
 void tracer_core::calibrate_clock() noexcept {
   // Spans read only the tick clock; their wall-clock start is steady time plus this offset, re-measured by
   // the worker before every batch so clock adjustments are followed.

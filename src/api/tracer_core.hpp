@@ -112,6 +112,11 @@ class tracer_core final : private beeline::export_listener {
              {"meta.beeline_version", BEELINE_VERSION_STRING}}};
   }
   counters& count() noexcept { return counters_; }
+  /// Counts a span finished while a span started after it on the same slot is still open; the first one is
+  /// also logged, with its usual cause and the fix.
+  void note_out_of_order_finish() noexcept;
+  /// Counts an `add_context` with no span of the task's own to add to; the first one is also logged.
+  void note_context_outside_span() noexcept;
   std::int64_t wall_offset_ns() const noexcept { return wall_offset_ns_.load(std::memory_order_relaxed); }
 
  private:
@@ -140,6 +145,10 @@ class tracer_core final : private beeline::export_listener {
 
   std::atomic<std::uint32_t> refs_{1};
   counters counters_;
+  // Each misuse warning is logged once per tracer (the counters keep counting): a misuse on a request path
+  // repeats on every request, and the log must not grow with traffic.
+  std::atomic<bool> out_of_order_logged_{false};
+  std::atomic<bool> context_outside_span_logged_{false};
   object_pool<span_record> records_;
   object_pool<trace_state> traces_;
   bounded_queue<span_record*> queue_;

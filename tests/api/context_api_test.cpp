@@ -103,6 +103,29 @@ TEST_CASE("context: add_context in a bound function with no span of its own is c
   CHECK(t.tracer.stats().context_outside_span == 1);
 }
 
+TEST_CASE("context: add_context with no span of the task's own logs one warning with the fix") {
+  beeline::config cfg;
+  std::vector<std::string> logged;
+  cfg.logger = [&](beeline::log_level level, std::string_view m) {
+    if (level == beeline::log_level::warning) logged.emplace_back(m);
+  };
+  memory_tracer t(cfg);
+  std::function<void()> cb;
+  {
+    beeline::span root = t.tracer.start_trace("root");
+    cb = beeline::bind_function_to_trace([] { beeline::add_context({{"x", 1}}); });
+  }
+  cb();
+  cb();
+  cb();
+  CHECK(t.tracer.stats().context_outside_span == 3);
+  REQUIRE(logged.size() == 1);
+  CHECK(logged[0].find("add_context called in a task with no span of its own") != std::string::npos);
+  CHECK(logged[0].find("bind_function_to_trace") != std::string::npos);
+  CHECK(logged[0].find("Fix: start a span in the task") != std::string::npos);
+  CHECK(logged[0].find("add_trace_context") != std::string::npos);
+}
+
 TEST_CASE("context: a slot whose last owner leaves while another thread runs a handler in it is recycled",
           "[concurrency]") {
   using beeline::detail::claim_guard;

@@ -56,7 +56,7 @@ TEST_CASE("flush awaitable: completes when the spans finished before it are expo
   beeline::spawn(
       ioc.get_executor(),
       [&]() -> awaitable<void> {
-        co_await beeline::with_trace(t.tracer, "root", {}, [&]() -> awaitable<void> {
+        co_await beeline::with_trace(t.tracer, "root", [&]() -> awaitable<void> {
           for (int i = 0; i < 10; ++i)
             beeline::with_span("child", {}, [] {});
           co_return;
@@ -145,7 +145,7 @@ TEST_CASE("flush awaitable: the global form and wait_for_flush, before and after
   beeline::spawn(
       ioc.get_executor(),
       [&]() -> awaitable<void> {
-        co_await beeline::with_trace("global_root", {}, []() -> awaitable<void> { co_return; }());
+        co_await beeline::with_trace("global_root", []() -> awaitable<void> { co_return; }());
         r = co_await beeline::wait_for_flush(std::chrono::steady_clock::now() + 5s);
       },
       asio::detached);

@@ -518,6 +518,28 @@ TEST_CASE("highlight: run_with_headers puts the session and request ids on every
   CHECK(named(spans, "inner").trace_id == named(spans, "custom").trace_id);
 }
 
+namespace {
+// wait_for_flush takes span names as separate arguments inside co_await; a braced list does not compile.
+using deadline_t = std::chrono::steady_clock::time_point;
+template <class D>
+concept braced_names = requires(hl::client& c, D d) {
+  hl::wait_for_flush(c, {"a", "b"}, d);
+};
+template <class D>
+concept braced_names_h = requires(D d) {
+  beeline::H::wait_for_flush({"a"}, d);
+};
+template <class D>
+concept separate_names = requires(hl::client& c, D d, std::string s) {
+  hl::wait_for_flush(c, d, "a", s, std::string_view("c"));
+  beeline::H::wait_for_flush(d, "a", s);
+  beeline::H::wait_for_flush(d);
+};
+static_assert(!braced_names<deadline_t>);
+static_assert(!braced_names_h<deadline_t>);
+static_assert(separate_names<deadline_t>);
+}  // namespace
+
 TEST_CASE("highlight: co_await run_with_headers and wait_for_flush by span name") {
   loopback_server server = ok_server();
   auto opts = options_for(server);
@@ -547,9 +569,8 @@ TEST_CASE("highlight: co_await run_with_headers and wait_for_flush by span name"
         auto aw2 = hl::run_with_headers(c, headers, factory);
         value += co_await std::move(aw2);
         const auto start = std::chrono::steady_clock::now();
-        // GCC 12 rejects a braced list inside a co_await expression: name the vector.
-        std::vector<std::string> names{"highlight-ctx", "work"};
-        waited = co_await hl::wait_for_flush(c, std::move(names), start + 1500ms);
+        // The names as separate arguments: no braced list inside the co_await expression (GCC 12).
+        waited = co_await hl::wait_for_flush(c, start + 1500ms, "highlight-ctx", "work");
         took = std::chrono::steady_clock::now() - start;
       },
       asio::detached);
@@ -580,7 +601,7 @@ TEST_CASE("highlight: wait_for_flush for a span name that never comes completes 
       [&]() -> asio::awaitable<void> {
         { beeline::span s = c.tracer().start_trace("arrives"); }
         const auto start = std::chrono::steady_clock::now();
-        std::vector<std::string> names{"never-sent"};
+        std::vector<std::string> names{"never-sent"};  // the named-vector form
         waited = co_await hl::wait_for_flush(c, std::move(names), start + 300ms);
         took = std::chrono::steady_clock::now() - start;
       },
@@ -595,8 +616,8 @@ TEST_CASE("highlight: wait_for_flush for a span name that never comes completes 
   CHECK_FALSE(c.wait_for_flush_sync({"never-sent"}, 200ms).complete);
   CHECK(std::chrono::steady_clock::now() - start < 1s);
   asio::io_context ioc2;
-  auto fut =
-      hl::wait_for_flush(c, {"never-sent"}, std::chrono::steady_clock::now() + 100ms, asio::use_future);
+  auto fut = hl::wait_for_flush(c, std::vector<std::string>{"never-sent"},
+                                std::chrono::steady_clock::now() + 100ms, asio::use_future);
   ioc2.run();
   CHECK_FALSE(fut.get().complete);
 }

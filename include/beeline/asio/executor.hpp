@@ -46,9 +46,15 @@ class traced_executor {
   /// The task's slot (for the library's fork points).
   const detail::slot_handle& slot() const noexcept { return slot_; }
 
+  /// Runs `f` in the task's slot; without a slot (the executor of a `beeline::io_context` itself, not of a
+  /// task) `f` runs in whatever context its thread has, as on the inner executor.
   template <class F>
   void execute(F&& f) const {
-    inner_.execute(invoker<std::decay_t<F>>{slot_, std::forward<F>(f)});
+    if (slot_.empty()) {
+      inner_.execute(std::forward<F>(f));
+    } else {
+      inner_.execute(invoker<std::decay_t<F>>{slot_, std::forward<F>(f)});
+    }
   }
 
   template <class Property>
@@ -102,6 +108,8 @@ bool visit_concrete(const asio::any_io_executor& ex, F&& fn) {
   using io_ex_tracked =
       std::decay_t<decltype(asio::prefer(std::declval<io_ex>(), asio::execution::outstanding_work.tracked))>;
   using pool_ex = asio::thread_pool::executor_type;
+  using pool_ex_tracked = std::decay_t<decltype(asio::prefer(std::declval<pool_ex>(),
+                                                             asio::execution::outstanding_work.tracked))>;
   using io_strand = asio::strand<io_ex>;
   using pool_strand = asio::strand<pool_ex>;
   bool done = false;
@@ -119,9 +127,31 @@ bool visit_concrete(const asio::any_io_executor& ex, F&& fn) {
   try_type(std::type_identity<io_ex>{});
   try_type(std::type_identity<io_ex_tracked>{});
   try_type(std::type_identity<pool_ex>{});
+  try_type(std::type_identity<pool_ex_tracked>{});
   try_type(std::type_identity<io_strand>{});
   try_type(std::type_identity<pool_strand>{});
   return done;
+}
+
+/// Whether an `any_io_executor` holds a traced executor (of any task, or of a `beeline::io_context`, or a
+/// strand of the latter).
+inline bool holds_traced(const asio::any_io_executor& ex) noexcept {
+  using io_ex = asio::io_context::executor_type;
+  using io_ex_tracked =
+      std::decay_t<decltype(asio::prefer(std::declval<io_ex>(), asio::execution::outstanding_work.tracked))>;
+  using pool_ex = asio::thread_pool::executor_type;
+  using pool_ex_tracked = std::decay_t<decltype(asio::prefer(std::declval<pool_ex>(),
+                                                             asio::execution::outstanding_work.tracked))>;
+  return ex.target<traced_executor<io_ex>>() || ex.target<traced_executor<io_ex_tracked>>() ||
+         ex.target<traced_executor<pool_ex>>() || ex.target<traced_executor<pool_ex_tracked>>() ||
+         ex.target<traced_executor<asio::strand<io_ex>>>() ||
+         ex.target<traced_executor<asio::strand<pool_ex>>>() ||
+         ex.target<traced_executor<asio::any_io_executor>>() ||
+         // `make_strand(beeline_ioc)`, as Beast's examples make acceptors and sockets: a strand of the
+         // context's slot-less executor (a task forked from it gets `traced_executor<any_io_executor>`, off
+         // the small buffer)
+         ex.target<asio::strand<traced_executor<io_ex>>>() ||
+         ex.target<asio::strand<traced_executor<pool_ex>>>();
 }
 
 }  // namespace detail

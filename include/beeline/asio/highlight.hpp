@@ -2,7 +2,7 @@
 // `co_await wait_for_flush(names, deadline)`.
 //
 //   co_await beeline::H::run_with_headers(request, handle(request));     // a span `highlight-ctx` around it
-//   co_await beeline::H::wait_for_flush({"highlight-ctx"}, deadline);    // never past the deadline
+//   co_await beeline::H::wait_for_flush(deadline, "highlight-ctx");      // never past the deadline
 //
 // `wait_for_flush` follows the completion-token model (`void(wait_for_flush_result)`: `use_awaitable` by
 // default, callbacks, `deferred`, `use_future`); it registers with the client and arms a timer on the
@@ -20,8 +20,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -87,6 +89,10 @@ void start_wait(client* c, std::shared_ptr<client> keep, std::vector<std::string
   });
 }
 
+/// Span names given one by one (anything a `std::string` can be made from).
+template <class... Names>
+concept span_names = (std::is_constructible_v<std::string, Names> && ...);
+
 }  // namespace detail
 
 /// `runWithHeaders`: runs `aw` in a span `highlight-ctx` continuing the request's trace (see
@@ -115,6 +121,21 @@ auto wait_for_flush(client& c, std::vector<std::string> expected_span_names,
       },
       token, std::move(expected_span_names));
 }
+
+/// `waitForFlush` on `c` with the span names as separate arguments, awaited: the form for a single `co_await`
+/// expression (`co_await wait_for_flush(c, deadline, "a", "b")`), which a braced name list is not.
+template <class... Names>
+requires detail::span_names<Names...> asio::awaitable<wait_for_flush_result> wait_for_flush(
+    client& c, std::chrono::steady_clock::time_point deadline, Names&&... names) {
+  return wait_for_flush(c, std::vector<std::string>{std::string(std::forward<Names>(names))...}, deadline,
+                        asio::use_awaitable);
+}
+
+/// A braced name list does not compile: GCC 12 rejects it inside a `co_await` expression, or destroys the
+/// vector made there twice. Pass the names as separate arguments, or a named vector.
+template <class Token = asio::use_awaitable_t<>>
+void wait_for_flush(client&, std::initializer_list<std::string_view> pass_names_as_separate_arguments,
+                    std::chrono::steady_clock::time_point, Token&& = {}) = delete;
 
 }  // namespace highlight
 
@@ -147,6 +168,20 @@ auto wait_for_flush(std::vector<std::string> expected_span_names,
       },
       token, std::move(expected_span_names));
 }
+
+/// `H.waitForFlush("a", "b")` with the deadline first and the names as separate arguments, awaited: the form
+/// for a single `co_await` expression.
+template <class... Names>
+requires highlight::detail::span_names<Names...> asio::awaitable<highlight::wait_for_flush_result>
+wait_for_flush(std::chrono::steady_clock::time_point deadline, Names&&... names) {
+  return wait_for_flush(std::vector<std::string>{std::string(std::forward<Names>(names))...}, deadline,
+                        asio::use_awaitable);
+}
+
+/// A braced name list does not compile (see `highlight::wait_for_flush`).
+template <class Token = asio::use_awaitable_t<>>
+void wait_for_flush(std::initializer_list<std::string_view> pass_names_as_separate_arguments,
+                    std::chrono::steady_clock::time_point, Token&& = {}) = delete;
 
 }  // namespace H
 

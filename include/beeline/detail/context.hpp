@@ -99,6 +99,8 @@ class slot_handle {
   /// The slot's generation when this handle was made (31 bits).
   std::uint32_t generation() const noexcept { return static_cast<std::uint32_t>(word_ >> 32) & 0x7fffffffu; }
   bool owning() const noexcept { return (word_ & owning_bit) != 0; }
+  /// No slot: an untraced executor (`beeline::io_context::get_executor()`), or the slot pool was exhausted.
+  bool empty() const noexcept { return word_ == 0; }
   friend bool operator==(const slot_handle& a, const slot_handle& b) noexcept {
     return (a.word_ & ~owning_bit) == (b.word_ & ~owning_bit);
   }

@@ -12,8 +12,8 @@
 namespace asio = boost::asio;
 
 asio::awaitable<void> work() {
-  auto step = beeline::start_async_span("consumer.async", {}, asio::post(asio::use_awaitable));
-  co_await std::move(step);
+  co_await beeline::start_async_span("consumer.async", beeline::field{"k", 1},
+                                     asio::post(asio::use_awaitable));
   const beeline::flush_result r = co_await beeline::flush();
   std::fprintf(stderr, "flush %s\n", r.complete ? "complete" : "incomplete");
 }
