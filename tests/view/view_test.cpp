@@ -402,6 +402,24 @@ TEST_CASE("view: --follow prints each trace when its root arrives, through trunc
   CHECK(took < std::chrono::milliseconds(1500));
 }
 
+TEST_CASE("view: --follow prints a service's part of a trace when its local root arrives") {
+  // The payments service's own file: a child, then its subroot (the caller's spans are in another file).
+  const fs::path file = scratch() / "follow_local.jsonl";
+  std::string part;
+  {
+    std::istringstream in(slurp(data_dir / "services.jsonl"));
+    for (std::string l; std::getline(in, l);)
+      if (l.find("e5e5e5e5") != std::string::npos) part += l + "\n";
+  }
+  spit(file, part);
+  const run_result r = run_view(
+      {"--follow", "--poll-ms", "10", "--follow-exit-after-idle", "100", "--width", "120", file.string()});
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("trace e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5  POST /v1/charges  service payments") == 0);
+  CHECK(r.out.find("fraud.check") != std::string::npos);
+  CHECK(r.out.find("never arrived") == std::string::npos);
+}
+
 TEST_CASE("view: usage errors exit 2 and say what is wrong") {
   run_result r = run_view({"--bogus"});
   CHECK(r.rc == 2);
