@@ -681,14 +681,16 @@ inline verdict reference_traceparent(std::string_view s, std::uint8_t* flags) {
   return verdict::unsure;
 }
 
-/// OpenTelemetry's tracestate limit, which the codec applies: a longer one is dropped whole (`oversized`).
+/// The combined tracestate length W3C asks every vendor to carry; the codec cuts a longer list to it.
 inline constexpr std::size_t tracestate_limit = 512;
 
-/// What the header says `w3c::unmarshal` keeps of a tracestate, written from the W3C grammar: the valid
-/// members
-/// (`key=value` with the grammar's keys and values), at most 32, the first of a repeated key, trimmed of
-/// spaces and tabs, joined with `,`; nothing of one over `tracestate_limit`. `clean`: nothing was dropped.
-inline std::string reference_tracestate(std::string_view s, bool& clean) {
+/// What the header says `w3c::unmarshal` keeps of a tracestate, written from the W3C grammar and its
+/// "tracestate Limits": the valid members (`key=value` with the grammar's keys and values), at most 32, the
+/// first of a repeated key, trimmed of spaces and tabs; while they joined with `,` are longer than
+/// `tracestate_limit`, a member over 128 bytes (the last such) is removed, and once none is left, the last
+/// member. Nothing of a value over `max_header_bytes`. `clean`: nothing was dropped; `cut`: the length limit
+/// dropped something.
+inline std::string reference_tracestate(std::string_view s, bool& clean, bool* cut = nullptr) {
   // Plain loops: the mutation test runs this 100,000 times in an unoptimized build.
   const auto key_chars = [](std::string_view k) {
     for (const char c : k)
@@ -712,14 +714,15 @@ inline std::string reference_tracestate(std::string_view s, bool& clean) {
     return true;
   };
   clean = true;
+  if (cut) *cut = false;
   std::string out;
-  if (s.size() > tracestate_limit) {
+  if (s.size() > prop::max_header_bytes) {
     clean = false;
+    if (cut) *cut = true;
     return out;
   }
-  out.reserve(s.size());
-  std::array<std::string_view, 32> keys;
-  std::size_t count = 0;
+  std::vector<std::string_view> kept;
+  std::vector<std::string_view> keys;
   for (std::size_t start = 0; start <= s.size();) {
     std::size_t comma = s.find(',', start);
     if (comma == std::string_view::npos) comma = s.size();
@@ -732,15 +735,35 @@ inline std::string reference_tracestate(std::string_view s, bool& clean) {
     if (m.empty()) continue;  // empty members are allowed
     const std::size_t eq = m.find('=');
     const std::string_view key = m.substr(0, eq);
-    bool keep = eq != std::string_view::npos && count < keys.size() && valid_key(key) &&
-                valid_value(m.substr(eq + 1));
-    for (std::size_t i = 0; keep && i < count; ++i)
+    bool keep =
+        eq != std::string_view::npos && kept.size() < 32 && valid_key(key) && valid_value(m.substr(eq + 1));
+    for (std::size_t i = 0; keep && i < keys.size(); ++i)
       keep = keys[i] != key;  // the first of a repeated key
     if (!keep) {
       clean = false;
       continue;
     }
-    keys[count++] = key;
+    keys.push_back(key);
+    kept.push_back(m);
+  }
+  const auto joined_size = [&] {
+    std::size_t n = kept.empty() ? 0 : kept.size() - 1;
+    for (const std::string_view m : kept)
+      n += m.size();
+    return n;
+  };
+  while (joined_size() > tracestate_limit) {
+    std::size_t victim = kept.size() - 1;
+    for (std::size_t i = kept.size(); i-- > 0;)
+      if (kept[i].size() > 128) {
+        victim = i;
+        break;
+      }
+    kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(victim));
+    clean = false;
+    if (cut) *cut = true;
+  }
+  for (const std::string_view m : kept) {
     if (!out.empty()) out += ',';
     out += m;
   }
@@ -860,7 +883,8 @@ inline std::string check_w3c(std::string_view traceparent, std::string_view trac
   // valid_tracestate: nothing of the value would be dropped (the header: at most 32 members, the grammar's
   // keys and values, no repeated key). Over the 512-byte limit it may say either.
   bool ts_clean = true;
-  const std::string ts_kept = reference_tracestate(tracestate, ts_clean);
+  bool ts_cut = false;
+  const std::string ts_kept = reference_tracestate(tracestate, ts_clean, &ts_cut);
   if (depth.full && tracestate.size() <= tracestate_limit)
     out.expect(w3c::valid_tracestate(tracestate) == ts_clean, [&] {
       return std::string("w3c::valid_tracestate says ") + (ts_clean ? "invalid" : "valid") +
@@ -885,8 +909,8 @@ inline std::string check_w3c(std::string_view traceparent, std::string_view trac
                      r->trace_flags == tp->flags,
                  "w3c::unmarshal and w3c::parse_traceparent read different ids or flags");
     out.expect(r->dataset.empty() && r->fields.empty(), "w3c::unmarshal set a dataset or fields");
-    // tracestate: its valid members kept, normalized; anything dropped counted once (w3c/malformed, or
-    // w3c/oversized for a value over the limit, dropped whole).
+    // tracestate: its valid members kept, normalized; anything dropped counted once (w3c/oversized when the
+    // length limit cut members, else w3c/malformed).
     out.expect(r->tracestate == ts_kept, [&] {
       return "w3c::unmarshal kept the tracestate " + c_literal(r->tracestate) + ", expected " +
              c_literal(ts_kept);
@@ -894,8 +918,7 @@ inline std::string check_w3c(std::string_view traceparent, std::string_view trac
     if (ts_clean) {
       expect_no_count(out, c, "w3c::unmarshal with a valid or no tracestate");
     } else {
-      const prop::reject_reason why = tracestate.size() > tracestate_limit ? prop::reject_reason::oversized
-                                                                           : prop::reject_reason::malformed;
+      const prop::reject_reason why = ts_cut ? prop::reject_reason::oversized : prop::reject_reason::malformed;
       out.expect(c.is_one(prop::format::w3c, why), [&] {
         return "dropping from a tracestate should count once as w3c/" + std::string(reason_name(why)) +
                ", counters show " + describe(c);

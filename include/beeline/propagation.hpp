@@ -177,9 +177,11 @@ void format_traceparent(const traceparent& tp, char (&out)[traceparent_size]) no
 bool valid_tracestate(std::string_view value) noexcept;
 
 /// `traceparent` and `tracestate` to a context: ids and flags from `traceparent`; of `tracestate`, the valid
-/// members (at most 32, first of a repeated key), trimmed and joined with `,` as OpenTelemetry does; invalid
-/// members are dropped and counted once, and the context is still returned. A `tracestate` over 512 bytes is
-/// dropped whole (counted `oversized`).
+/// members (at most 32; of a repeated key the first, left-most, which W3C makes the newest entry), trimmed
+/// and joined with `,` as OpenTelemetry does; invalid members are dropped and counted once (`malformed`), and
+/// the context is still returned. A list still over 512 bytes keeps the members that fit, cut as W3C Trace
+/// Context asks: members over 128 bytes go first, then members from the end (counted once, `oversized`;
+/// OpenTelemetry JS drops such a `tracestate` whole). A `tracestate` over `max_header_bytes` is not read.
 std::optional<trace_context> unmarshal(std::string_view traceparent, std::string_view tracestate = {});
 /// The `traceparent` value (version 00, the context's flags). nullopt unless the trace id is 32 hex digits
 /// and the parent id 16, not all zero (uppercase is written lowercase).

@@ -515,7 +515,7 @@ std::optional<trace_context> unmarshal(std::string_view value, bool propagate_da
       dataset = v;
       has_dataset = true;
     } else if (k == "context") {
-      context = v;
+      context = trim(v);  // spaces around the base64 are not part of it (Node's decoder skips them too)
     }
   });
   if (!usable_id(trace_id, id_forbidden) || !usable_id(parent_id, id_forbidden))
@@ -652,7 +652,10 @@ bool valid_value(std::string_view v) noexcept {
 }
 
 constexpr std::size_t max_tracestate_members = 32;
-constexpr std::size_t max_tracestate_bytes = 512;  // OpenTelemetry's limit; longer values are dropped whole
+// The combined length every vendor should carry; a longer list is cut to it, whole members at a time.
+constexpr std::size_t max_tracestate_bytes = 512;
+// Members longer than this go first when a list is cut (W3C Trace Context, "tracestate Limits").
+constexpr std::size_t large_tracestate_member = 128;
 
 bool ows(char c) noexcept {
   return c == ' ' || c == '\t';
@@ -666,54 +669,74 @@ std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
+// What normalize_tracestate dropped.
+enum class tracestate_loss { none, invalid, cut };
+
 // The valid members of `raw`, trimmed and joined with `,` (OpenTelemetry's serialization for valid input).
-// Invalid members, repeated keys (the first is kept) and members past the 32nd are dropped; `clean` says
-// whether nothing was.
-std::string normalize_tracestate(std::string_view raw, bool& clean) {
-  clean = true;
+// Invalid members, repeated keys (the first, left-most, is the newest entry and is kept) and members past the
+// 32nd are dropped. A list still over 512 bytes is cut as W3C Trace Context asks: members over 128 bytes are
+// removed first, then members from the end, until it fits. A value over max_header_bytes is not read at all.
+std::string normalize_tracestate(std::string_view raw, tracestate_loss& loss) {
+  loss = tracestate_loss::none;
   std::string out;
-  if (raw.size() > max_tracestate_bytes) {
-    clean = false;
+  if (raw.size() > max_header_bytes) {
+    loss = tracestate_loss::cut;
     return out;
   }
-  std::array<std::string_view, max_tracestate_members> keys;
+  std::array<std::string_view, max_tracestate_members> members;
   std::size_t count = 0;
+  std::size_t joined = 0;  // the length of the members joined with `,`
   split(raw, ',', [&](std::string_view member) {
     member = trim_ows(member);
     if (member.empty()) return;  // empty list members are allowed
     const std::size_t eq = member.find('=');
     if (eq == std::string_view::npos || !valid_key(member.substr(0, eq)) ||
         !valid_value(member.substr(eq + 1))) {
-      clean = false;
+      loss = tracestate_loss::invalid;
       return;
     }
-    const std::string_view key = member.substr(0, eq);
+    const std::string_view key = member.substr(0, eq + 1);  // with the `=`, so `a` is not a prefix of `ab`
     for (std::size_t i = 0; i < count; ++i)
-      if (keys[i] == key) {
-        clean = false;
+      if (members[i].starts_with(key)) {
+        loss = tracestate_loss::invalid;
         return;
       }
     if (count == max_tracestate_members) {
-      clean = false;
+      loss = tracestate_loss::invalid;
       return;
     }
-    keys[count++] = key;
-    if (!out.empty()) out.push_back(',');
-    out.append(member);
+    joined += member.size() + (count ? 1 : 0);
+    members[count++] = member;
   });
+  const auto remove = [&](std::size_t i) {
+    joined -= members[i].size() + (count > 1 ? 1 : 0);
+    std::copy(members.begin() + i + 1, members.begin() + count, members.begin() + i);
+    --count;
+    loss = tracestate_loss::cut;
+  };
+  for (std::size_t i = count; joined > max_tracestate_bytes && i-- > 0;)
+    if (members[i].size() > large_tracestate_member) remove(i);
+  while (joined > max_tracestate_bytes)
+    remove(count - 1);
+  out.reserve(joined);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) out.push_back(',');
+    out.append(members[i]);
+  }
   return out;
 }
 
 }  // namespace
 
 bool valid_tracestate(std::string_view value) noexcept {
-  bool clean = false;
+  if (value.size() > max_tracestate_bytes) return false;
+  tracestate_loss loss = tracestate_loss::none;
   try {
-    normalize_tracestate(value, clean);
+    normalize_tracestate(value, loss);
   } catch (...) {
     return false;
   }
-  return clean;
+  return loss == tracestate_loss::none;
 }
 
 std::optional<trace_context> unmarshal(std::string_view traceparent_value, std::string_view tracestate) {
@@ -724,11 +747,10 @@ std::optional<trace_context> unmarshal(std::string_view traceparent_value, std::
   ctx.parent_id.assign(tp->span_id_hex());
   ctx.trace_flags = tp->flags;
   if (!tracestate.empty()) {
-    bool clean = true;
-    ctx.tracestate = normalize_tracestate(tracestate, clean);
-    if (!clean)
-      reject(format::w3c,
-             tracestate.size() > max_tracestate_bytes ? reject_reason::oversized : reject_reason::malformed);
+    tracestate_loss loss = tracestate_loss::none;
+    ctx.tracestate = normalize_tracestate(tracestate, loss);
+    if (loss != tracestate_loss::none)
+      reject(format::w3c, loss == tracestate_loss::cut ? reject_reason::oversized : reject_reason::malformed);
   }
   return ctx;
 }
@@ -764,8 +786,8 @@ propagation::propagation_hook propagation_hook() {
     if (auto v = marshal(ctx)) {
       out.emplace_back(std::string(traceparent_header), std::move(*v));
       if (!ctx.tracestate.empty()) {  // its valid members, normalized, as OpenTelemetry sends them
-        bool clean = true;
-        std::string state = normalize_tracestate(ctx.tracestate, clean);
+        tracestate_loss loss = tracestate_loss::none;
+        std::string state = normalize_tracestate(ctx.tracestate, loss);
         if (!state.empty()) out.emplace_back(std::string(tracestate_header), std::move(state));
       }
     }
@@ -822,6 +844,7 @@ std::optional<std::string> marshal(const trace_context& ctx) {
 std::optional<trace_context> unmarshal(std::string_view value) {
   constexpr format f = format::aws;
   if (oversized(value)) return reject(f, reject_reason::oversized);
+  value = trim(value);  // as the other codecs: a trailing line break or spaces around the value are not in it
   if (has_control(value)) return reject(f, reject_reason::invalid_encoding);
   if (!valid_utf8(value)) return reject(f, reject_reason::invalid_encoding);
   std::string_view root, parent, self;
@@ -878,6 +901,7 @@ std::optional<std::string> marshal(const trace_context& ctx) {
 std::optional<trace_context> unmarshal(std::string_view value) {
   constexpr format f = format::xray;
   if (oversized(value)) return reject(f, reject_reason::oversized);
+  value = trim(value);  // as the other codecs: a trailing line break or spaces around the value are not in it
   if (has_control(value)) return reject(f, reject_reason::invalid_encoding);
   std::optional<std::string_view> root, parent;
   std::optional<std::uint8_t> sampled;

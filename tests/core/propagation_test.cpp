@@ -156,6 +156,19 @@ TEST_CASE("honeycomb: where the Node Beeline is wrong we are right", "[propagati
   CHECK(hc::unmarshal("1;trace_id=t,parent_id=p,context=eyJrIjoxfQ", false)->fields[0].value == value(1));
 }
 
+TEST_CASE("honeycomb: spaces around the context's base64 are not part of it", "[propagation]") {
+  namespace hc = beeline::honeycomb;
+  auto c = hc::unmarshal("1;trace_id=abcdef,parent_id=12345,context= eyJhIjoxfQ== ", true);
+  REQUIRE(c);
+  CHECK(c->fields == beeline::field_list{{"a", 1}});
+  c = hc::unmarshal("1;trace_id=abcdef,parent_id=12345,context=  eyJhIjoxfQ==\t ,dataset=ds", true);
+  REQUIRE(c);
+  CHECK(c->fields == beeline::field_list{{"a", 1}});
+  CHECK(c->dataset == "ds");
+  CHECK(hc::marshal(*c, true) == "1;trace_id=abcdef,parent_id=12345,dataset=ds,context=eyJhIjoxfQ==");
+  CHECK_FALSE(hc::unmarshal("1;trace_id=abcdef,parent_id=12345,context=eyJhIj oxfQ==", true));  // inside: bad
+}
+
 TEST_CASE("honeycomb: bad input is rejected and counted", "[propagation]") {
   namespace hc = beeline::honeycomb;
   const auto before = beeline::propagation::rejections().of(format::honeycomb);
@@ -259,6 +272,78 @@ TEST_CASE("w3c: tracestate is validated and kept verbatim, never made from trace
   CHECK(headers[1] == std::pair<std::string, std::string>("tracestate", "rojo=00f067aa0ba902b7"));
 }
 
+TEST_CASE("w3c: a repeated tracestate key keeps its first, newest, member where it stands", "[propagation]") {
+  namespace w3c = beeline::w3c;
+  const std::string_view tp = "00-7f042f75651d9782dcff93a45fa99be0-c998e73e5420f609-01";
+  // W3C moves an updated key to the left: the left-most entry is the latest position. OpenTelemetry JS keeps
+  // the first value too (a=1,a=2 gives a=1).
+  CHECK(w3c::unmarshal(tp, "a=1,a=2")->tracestate == "a=1");
+  CHECK(w3c::unmarshal(tp, "congo=2,rojo=1,congo=1")->tracestate == "congo=2,rojo=1");
+  CHECK_FALSE(w3c::valid_tracestate("a=1,a=2"));
+  CHECK(w3c::valid_tracestate("a=1,ab=2"));  // a key that starts another is not a repeat
+  CHECK(w3c::unmarshal(tp, "a=1,ab=2")->tracestate == "a=1,ab=2");
+}
+
+TEST_CASE("w3c: a tracestate over 512 bytes keeps the members that fit, cut as W3C asks", "[propagation]") {
+  namespace w3c = beeline::w3c;
+  const std::string_view tp = "00-7f042f75651d9782dcff93a45fa99be0-c998e73e5420f609-01";
+  const auto member = [](int i, std::size_t value_size) {
+    return "k" + std::to_string(100 + i) + "=" + std::string(value_size, 'v');
+  };
+  const auto join = [](const std::vector<std::string>& members) {
+    std::string out;
+    for (const std::string& m : members)
+      out += (out.empty() ? "" : ",") + m;
+    return out;
+  };
+  // 20 members of 30 bytes: 619 bytes joined; the first 16 (495 bytes) fit, the rest go from the end.
+  std::vector<std::string> short_members;
+  for (int i = 0; i < 20; ++i)
+    short_members.push_back(member(i, 25));
+  const std::string all = join(short_members);
+  REQUIRE(all.size() == 619);
+  const auto oversized = rejected(format::w3c, reject_reason::oversized);
+  auto c = w3c::unmarshal(tp, all);
+  REQUIRE(c);  // the traceparent still holds
+  CHECK(c->tracestate == join({short_members.begin(), short_members.begin() + 16}));
+  CHECK(c->tracestate.size() == 495);
+  CHECK(rejected(format::w3c, reject_reason::oversized) == oversized + 1);  // the cut is counted once
+  CHECK_FALSE(w3c::valid_tracestate(all));
+
+  // A member over 128 bytes goes before any shorter one, wherever it stands.
+  std::vector<std::string> mixed = {"rojo=00f067aa0ba902b7", member(0, 200)};
+  for (int i = 1; i < 9; ++i)
+    mixed.push_back(member(i, 40));
+  c = w3c::unmarshal(tp, join(mixed));
+  REQUIRE(c);
+  std::vector<std::string> fit = mixed;
+  fit.erase(fit.begin() + 1);
+  CHECK(c->tracestate == join(fit));
+
+  // Spaces around members do not count: the list is measured as it is sent on.
+  std::string spaced;
+  for (int i = 0; i < 12; ++i)
+    spaced += member(i, 30) + " ,          ";
+  REQUIRE(spaced.size() > 512);
+  const auto malformed = rejected(format::w3c, reject_reason::malformed);
+  const auto cut = rejected(format::w3c, reject_reason::oversized);
+  c = w3c::unmarshal(tp, spaced);
+  REQUIRE(c);
+  CHECK(c->tracestate.size() == 12 * 35 + 11);
+  CHECK(rejected(format::w3c, reject_reason::oversized) == cut);
+  CHECK(rejected(format::w3c, reject_reason::malformed) == malformed);
+
+  // What we send on is cut the same way.
+  trace_context out = ctx("7f042f75651d9782dcff93a45fa99be0", "c998e73e5420f609");
+  out.tracestate = all;
+  const auto headers = w3c::propagation_hook()(out);
+  REQUIRE(headers.size() == 2);
+  CHECK(headers[1].second == join({short_members.begin(), short_members.begin() + 16}));
+
+  // A value past max_header_bytes is not read at all.
+  CHECK(w3c::unmarshal(tp, std::string(beeline::propagation::max_header_bytes + 1, 'a'))->tracestate.empty());
+}
+
 // ---- AWS (the Beeline's) ----
 
 TEST_CASE("aws: the Beeline's vectors", "[propagation]") {
@@ -290,6 +375,26 @@ TEST_CASE("aws: the Beeline's vectors", "[propagation]") {
   // The whole value after the first `=` is kept (Node keeps only the piece up to a second `=`).
   CHECK(aws::unmarshal("Root=r;k=a=b")->fields[0].value == value("a=b"));
   CHECK_FALSE(aws::unmarshal("Root=r\x01"));
+}
+
+TEST_CASE("aws, xray: a trailing line break is not part of X-Amzn-Trace-Id, as in the other formats",
+          "[propagation]") {
+  const auto c = beeline::aws::unmarshal("Root=abc;Parent=def;k=v\n");
+  REQUIRE(c);
+  CHECK(c->parent_id == "def");
+  CHECK(c->fields == beeline::field_list{{"k", "v"}});
+  CHECK(beeline::aws::unmarshal(" Root=abc;Parent=def\r\n")->parent_id == "def");
+  CHECK_FALSE(beeline::aws::unmarshal("Root=abc;Parent=d\nef"));  // one inside is still refused
+
+  const auto x = beeline::xray::unmarshal(
+      "Root=1-8a3c60f7-d188f8fa79d48a391a778fa6;Parent=53995c3f42cd8ad8;Sampled=0\r\n");
+  REQUIRE(x);
+  CHECK(x->trace_id == "8a3c60f7d188f8fa79d48a391a778fa6");
+  CHECK(x->parent_id == "53995c3f42cd8ad8");
+  CHECK(x->trace_flags == 0);
+  // The Honeycomb and W3C readers already drop it.
+  CHECK(beeline::honeycomb::unmarshal("1;trace_id=abc,parent_id=def\n", true));
+  CHECK(beeline::w3c::unmarshal("00-7f042f75651d9782dcff93a45fa99be0-c998e73e5420f609-01\n"));
 }
 
 // ---- X-Ray (OpenTelemetry's) ----

@@ -193,6 +193,58 @@ TEST_CASE("view: bad lines, orphans, duplicates and clock skew are shown or skip
   check_golden("tree_cycle", {"--width", "100", "--trace", "e6e6", data("bad.jsonl")});
 }
 
+TEST_CASE("view: a service behind a traced caller has its subroot as local root, not an orphan") {
+  // e5e5: only the payments service's part of the trace is here; its subroot's parent is the caller's span.
+  const run_result list = run_view({"--width", "160", "--no-color", data("services.jsonl")});
+  REQUIRE(list.rc == 0);
+  const auto line_of = [](const std::string& text, const std::string& id) {
+    const std::size_t at = text.find(id.substr(0, 16));
+    REQUIRE(at != std::string::npos);
+    return text.substr(text.rfind('\n', at) + 1, text.find('\n', at) - text.rfind('\n', at) - 1);
+  };
+  const std::string e5 = line_of(list.out, "e5e5e5e5e5e5e5e5");
+  CHECK(e5.find("POST /v1/charges") != std::string::npos);
+  CHECK(e5.find("(no root)") == std::string::npos);
+  CHECK(e5.find(" 33.00ms ") != std::string::npos);  // the local root's duration, not the spans' extent
+  CHECK(list.out.find("(no root)") == std::string::npos);
+  CHECK(list.err.find("never arrived") == std::string::npos);
+  // d4d4: the caller is here too: the trace's own root is listed, and the subroot sits under its caller.
+  CHECK(line_of(list.out, "d4d4d4d4d4d4d4d4").find("POST /checkout") != std::string::npos);
+
+  const run_result tree =
+      run_view({"--width", "120", "--no-color", "--trace", "e5e5", data("services.jsonl")});
+  REQUIRE(tree.rc == 0);
+  CHECK(tree.out.find("never arrived") == std::string::npos);
+  CHECK(tree.err.empty());
+  CHECK(tree.out.find("trace e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5  POST /v1/charges  service payments") == 0);
+  CHECK(tree.out.find("\nPOST /v1/charges ") != std::string::npos);  // a top-level row
+  CHECK(tree.out.find("[called by e5000000000000ff]") != std::string::npos);
+  CHECK(tree.out.find("\n└─ fraud.check ") != std::string::npos);
+
+  const run_result joined =
+      run_view({"--width", "120", "--no-color", "--trace", "d4d4", data("services.jsonl")});
+  CHECK(joined.out.find("│  └─ POST /v1/charges") != std::string::npos);
+  CHECK(joined.out.find("called by") == std::string::npos);
+}
+
+TEST_CASE("view: the list shows each root's method, path and status, by Beeline or OpenTelemetry names") {
+  check_golden("list_services", {"--width", "140", "--no-color", data("services.jsonl")});
+  const run_result r = run_view({"--width", "140", "--no-color", data("services.jsonl")});
+  CHECK(r.out.find("METHOD  STATUS  ROOT") != std::string::npos);
+  CHECK(std::regex_search(
+      r.out, std::regex(R"(d4d4d4d4d4d4d4d4 +frontend +POST +200 +POST /checkout +/checkout\n)")));
+  CHECK(std::regex_search(
+      r.out, std::regex(R"(e5e5e5e5e5e5e5e5 +payments +POST +502 +POST /v1/charges +/v1/charges\n)")));
+  // OpenTelemetry's http.method / http.target (its query dropped) / http.status_code.
+  CHECK(std::regex_search(
+      r.out, std::regex(R"(f6f6f6f6f6f6f6f6 +catalog +DELETE +404 +item.delete +/api/items/42\n)")));
+  // Traces without any of these, and a terminal too narrow for them, keep the other columns.
+  CHECK(run_view({"--width", "120", "--no-color", data("hostile.jsonl")}).out.find("METHOD") ==
+        std::string::npos);
+  CHECK(run_view({"--width", "80", "--no-color", data("services.jsonl")}).out.find("METHOD") ==
+        std::string::npos);
+}
+
 TEST_CASE("view: a megabyte value is cut for display and a line over the cap is skipped") {
   const std::string huge = huge_input().string();
   check_golden("list_huge", {"--width", "100", huge});
@@ -348,6 +400,24 @@ TEST_CASE("view: --follow prints each trace when its root arrives, through trunc
   CHECK(text.find("→d4d4") != std::string::npos);  // the root's link, written after it in the same batch
   CHECK(slurp(err).find("2 time(s) the file was truncated or replaced") != std::string::npos);
   CHECK(took < std::chrono::milliseconds(1500));
+}
+
+TEST_CASE("view: --follow prints a service's part of a trace when its local root arrives") {
+  // The payments service's own file: a child, then its subroot (the caller's spans are in another file).
+  const fs::path file = scratch() / "follow_local.jsonl";
+  std::string part;
+  {
+    std::istringstream in(slurp(data_dir / "services.jsonl"));
+    for (std::string l; std::getline(in, l);)
+      if (l.find("e5e5e5e5") != std::string::npos) part += l + "\n";
+  }
+  spit(file, part);
+  const run_result r = run_view(
+      {"--follow", "--poll-ms", "10", "--follow-exit-after-idle", "100", "--width", "120", file.string()});
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("trace e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5  POST /v1/charges  service payments") == 0);
+  CHECK(r.out.find("fraud.check") != std::string::npos);
+  CHECK(r.out.find("never arrived") == std::string::npos);
 }
 
 TEST_CASE("view: usage errors exit 2 and say what is wrong") {

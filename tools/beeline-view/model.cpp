@@ -81,6 +81,8 @@ trace_tree build_tree(trace_data& t, input_counts& counts, const filters& f) {
       roots.push_back(i);
     else if (s.parent_id != s.span_id && index.count(s.parent_id))
       children[s.parent_id].push_back(i);
+    else if (s.local_root && !index.count(s.parent_id))
+      roots.push_back(i);  // a service behind a traced caller whose spans are elsewhere: its local root
     else
       add_orphan(s.parent_id, i);
   }
@@ -134,6 +136,7 @@ trace_tree build_tree(trace_data& t, input_counts& counts, const filters& f) {
       row.s = &s;
       row.depth = fr.depth;
       row.prefix = std::move(fr.prefix);
+      row.remote_parent = fr.depth == 0 && !s.parent_id.empty();
       if (fr.parent && s.start_ns < fr.parent->start_ns) {
         row.skewed = true;
         ++counts.clock_skew;
@@ -166,6 +169,38 @@ trace_tree build_tree(trace_data& t, input_counts& counts, const filters& f) {
   }
   if (t.spans.empty()) tree.t0 = tree.t1 = 0;
   return tree;
+}
+
+namespace {
+constexpr std::string_view method_keys[] = {"request.method", "http.request.method", "http.method"};
+constexpr std::string_view path_keys[] = {"request.path", "url.path", "http.target", "http.route"};
+constexpr std::string_view status_keys[] = {"response.status_code", "http.response.status_code",
+                                            "http.status_code"};
+}  // namespace
+
+std::span<const std::string_view> request_key_names(request_key k) {
+  switch (k) {
+    case request_key::method:
+      return method_keys;
+    case request_key::path:
+      return path_keys;
+    case request_key::status:
+      return status_keys;
+    case request_key::none:
+      break;
+  }
+  return {};
+}
+
+request_key classify_request_key(std::string_view key) {
+  for (const request_key k : {request_key::method, request_key::path, request_key::status})
+    for (const std::string_view name : request_key_names(k))
+      if (key == name) return k;
+  return request_key::none;
+}
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find_first_of("?#"));
 }
 
 void print_counts(std::FILE* err, const input_counts& c) {

@@ -25,6 +25,7 @@ struct raw_field {
 struct parsed {
   std::string_view trace_id, span_id, parent_id, name, service_name, service_dot_name, annotation_type;
   std::string_view link_trace, link_span, time_text, timestamp_text;
+  std::string_view span_type, method, path, status;
   double duration_ms = 0;
   bool error = false;
   std::vector<raw_field> fields;
@@ -125,6 +126,41 @@ bool is_error_value(od::value& v) {
   return false;
 }
 
+// A string's text or a number's digits (a status code is written either way); false for other values.
+bool scalar_text(od::value& v, std::string_view& out) {
+  od::json_type type;
+  if (v.type().get(type)) return false;
+  if (type == od::json_type::string) return !v.get_string().get(out);
+  if (type != od::json_type::number) return false;
+  out = trim_right(v.raw_json_token());
+  return !out.empty();
+}
+
+// classify_request_key on a key as written (the names have nothing to unescape).
+request_key classify_raw_key(const od::raw_json_string& k) {
+  for (const std::string_view name : request_key_names(request_key::method))
+    if (k.unsafe_is_equal(name)) return request_key::method;
+  for (const std::string_view name : request_key_names(request_key::path))
+    if (k.unsafe_is_equal(name)) return request_key::path;
+  for (const std::string_view name : request_key_names(request_key::status))
+    if (k.unsafe_is_equal(name)) return request_key::status;
+  return request_key::none;
+}
+
+std::string_view* request_slot(parsed& out, request_key k) {
+  switch (k) {
+    case request_key::method:
+      return &out.method;
+    case request_key::path:
+      return &out.path;
+    case request_key::status:
+      return &out.status;
+    case request_key::none:
+      break;
+  }
+  return nullptr;
+}
+
 // Walks an object's fields, picking out the ones the views need; with `collect`, keeps the others as text.
 bool walk(od::object obj, parsed& out, bool collect, bool top_level) {
   for (auto item : obj) {
@@ -133,9 +169,21 @@ bool walk(od::object obj, parsed& out, bool collect, bool top_level) {
     const od::raw_json_string k = f.key();
     od::value v = f.value();
     std::string_view* target = nullptr;
+    std::string_view* request = nullptr;  // a list column; the first of its names that is set wins
     bool also_keep = false;
     bool is_error = false;
     switch (*k.raw()) {
+      case 'h':
+      case 'r':
+      case 'u': {
+        request = request_slot(out, classify_raw_key(k));
+        if (request && !collect) {
+          std::string_view text;
+          if (scalar_text(v, text) && request->empty()) *request = text;
+          continue;
+        }
+        break;
+      }
       case 'd':
         if (top_level && k.unsafe_is_equal("data")) {
           od::json_type type;
@@ -165,7 +213,12 @@ bool walk(od::object obj, parsed& out, bool collect, bool top_level) {
         }
         break;
       case 'm':
-        if (k.unsafe_is_equal("meta.annotation_type")) target = &out.annotation_type;
+        if (k.unsafe_is_equal("meta.annotation_type")) {
+          target = &out.annotation_type;
+        } else if (k.unsafe_is_equal("meta.span_type")) {
+          target = &out.span_type;
+          also_keep = true;
+        }
         break;
       case 'n':
         if (k.unsafe_is_equal("name")) target = &out.name;
@@ -213,6 +266,8 @@ bool walk(od::object obj, parsed& out, bool collect, bool top_level) {
     if (f.unescaped_key().get(rf.key)) return false;
     if (!value_text(v, rf)) return false;
     if (target && rf.kind == value_kind::string) *target = rf.text;
+    if (request && request->empty() && (rf.kind == value_kind::string || rf.kind == value_kind::number))
+      *request = rf.text;
     if (is_error) {
       switch (rf.kind) {
         case value_kind::string:
@@ -244,9 +299,21 @@ void add_to_summary(trace_summary& s, const parsed& p, std::int64_t start, std::
   s.start_ns = std::min(s.start_ns, start);
   s.end_ns = std::max(s.end_ns, start + dur);
   const std::string_view service = p.service();
-  if (p.parent_id.empty() && !s.has_root()) {
+  // The trace's root, else (a service behind a traced caller, the caller's spans elsewhere) the earliest
+  // local root. A local root gives way to the trace's root if that turns up too.
+  const bool root = p.parent_id.empty();
+  const bool local_root = !root && p.span_type == "subroot";
+  const bool takes_root = root
+                              ? !s.has_root() || s.root_is_local
+                              : local_root && (!s.has_root() || (s.root_is_local && start < s.root_start_ns));
+  if (takes_root) {
     s.root_name = p.name;
     s.root_duration_ns = dur;
+    s.root_is_local = local_root;
+    s.root_start_ns = start;
+    s.method = p.method;
+    s.path = path_of(p.path);
+    s.status = p.status;
     if (!service.empty()) s.service = service;
   } else if (s.service.empty()) {
     s.service = service;
@@ -485,8 +552,10 @@ void reader::line(const char* text, std::size_t len, std::size_t capacity) {
   s.start_ns = start;
   s.duration_ns = dur;
   s.error = p.error;
+  s.local_root = !s.parent_id.empty() && p.span_type == "subroot";
   s.fields = keep_fields(p.fields, opts_.max_value_bytes, counts_);
-  const bool root = s.parent_id.empty();
+  // A local root ends its service's part of the trace: --follow prints that part then.
+  const bool root = s.parent_id.empty() || s.local_root;
   it->second.spans.push_back(std::move(s));
   if (root) {
     it->second.root_seen = true;
@@ -504,6 +573,12 @@ trace_summary summarize(const trace_data& t, const filters& f) {
     p.service_name = sp.service;
     p.parent_id = sp.parent_id;
     p.error = sp.error;
+    p.span_type = sp.local_root ? "subroot" : "";
+    p.method = p.path = p.status = {};
+    for (const field& fl : sp.fields)
+      if (std::string_view* slot = request_slot(p, classify_request_key(fl.key));
+          slot && slot->empty() && (fl.kind == value_kind::string || fl.kind == value_kind::number))
+        *slot = fl.text;
     add_to_summary(s, p, sp.start_ns, sp.duration_ns, f);
   }
   return s;

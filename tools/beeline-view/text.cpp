@@ -90,18 +90,45 @@ std::string key_fields(const span& s, bool root) {
 void render_list(std::string& out, const std::vector<trace_summary>& traces, const style& st) {
   painter p{st, out};
   std::size_t service_w = 7;
-  for (const trace_summary& s : traces)
+  std::size_t root_names_w = 4;
+  std::size_t paths_w = 4;
+  std::size_t method_w = 0;  // the request columns are left out when no root has any of them
+  bool requests = false;
+  for (const trace_summary& s : traces) {
     service_w = std::max(service_w, display_width(s.service));
+    root_names_w = std::max(root_names_w, display_width(s.has_root() ? clean(s.root_name) : "(no root)"));
+    method_w = std::max(method_w, display_width(s.method));
+    paths_w = std::max(paths_w, display_width(clean(s.path)));
+    requests = requests || !s.method.empty() || !s.path.empty() || !s.status.empty();
+  }
   service_w = std::min<std::size_t>(service_w, 20);
-  // A narrow terminal gets the first 16 digits of the trace id (enough for --trace, which takes a prefix).
+  method_w = std::clamp<std::size_t>(method_w, 6, 7);  // "METHOD"; OPTIONS is the longest
+  constexpr std::size_t status_w = 6;
+  // A narrow terminal gets the first 16 digits of the trace id (enough for --trace, which takes a prefix),
+  // and leaves the request columns out when they would leave the root's name and the path 8 columns each.
   constexpr std::size_t fixed = 23 + 2 + 9 + 2 + 5 + 2 + 6 + 2 + 2;
   const auto width = static_cast<std::size_t>(std::max(st.width, 20));
-  const std::size_t id_w = width >= fixed + 32 + service_w + 2 + 24 ? 32 : 16;
-  const std::size_t used = fixed + id_w + service_w + 2;
-  const std::size_t root_w = width > used + 8 ? width - used : 8;
-  p.text(fmt::format("{:<23}  {:>9}  {:>5}  {:>6}  {}  {}  {}", "START (UTC)", "DURATION", "SPANS", "ERRORS",
-                     fit("TRACE ID", id_w), fit("SERVICE", service_w), "ROOT"),
-         bold);
+  requests = requests && width >= fixed + 16 + service_w + 2 + method_w + 2 + status_w + 2 + 8 + 2 + 8;
+  const std::size_t request_w = requests ? method_w + 2 + status_w + 2 : 0;
+  const std::size_t wanted = requests ? std::max<std::size_t>(24, root_names_w + 2 + paths_w) : 24;
+  const std::size_t id_w = width >= fixed + 32 + service_w + 2 + request_w + wanted ? 32 : 16;
+  const std::size_t used = fixed + id_w + service_w + 2 + request_w;
+  const std::size_t rest = width > used + 8 ? width - used : 8;
+  // With a PATH column the root's name and the path share what is left; when both do not fit, the path keeps
+  // up to half (it is what tells requests of one route apart).
+  const std::size_t root_w =
+      requests ? std::min(root_names_w, std::max<std::size_t>(8, rest - 2 - std::min(paths_w, rest / 2)))
+               : rest;
+  const std::size_t path_w = requests && rest > root_w + 2 + 8 ? rest - root_w - 2 : 8;
+
+  std::string head = fmt::format("{:<23}  {:>9}  {:>5}  {:>6}  {}  {}  ", "START (UTC)", "DURATION", "SPANS",
+                                 "ERRORS", fit("TRACE ID", id_w), fit("SERVICE", service_w));
+  if (requests)
+    head += fmt::format("{}  {}  {}  PATH", fit("METHOD", method_w), fit("STATUS", status_w),
+                        fit("ROOT", root_w));
+  else
+    head += "ROOT";
+  p.text(head, bold);
   out.push_back('\n');
   for (const trace_summary& s : traces) {
     std::string time = format_time(s.start_ns, 3);
@@ -114,9 +141,23 @@ void render_list(std::string& out, const std::vector<trace_summary>& traces, con
     out += "  ";
     p.text(fit(clean(s.service), service_w), service_colour(s.service));
     out += "  ";
+    if (requests) {
+      out += fit(clean(s.method), method_w);
+      out += "  ";
+      const std::string status = clean(s.status);
+      const bool server_error = status.size() == 3 && status[0] == '5';
+      const bool client_error = status.size() == 3 && status[0] == '4';
+      p.text(fit(status, status_w), server_error ? red : client_error ? yellow : nullptr);
+      out += "  ";
+    }
     std::string root = s.has_root() ? clean(s.root_name) : "(no root)";
-    if (display_width(root) > root_w) root = fit(root, root_w);
+    if (display_width(root) > root_w || requests) root = fit(root, root_w);
     p.text(root, s.has_root() ? nullptr : yellow);
+    if (requests) {
+      out += "  ";
+      const std::string path = clean(s.path);
+      out += display_width(path) > path_w ? fit(path, path_w) : path;
+    }
     while (!out.empty() && out.back() == ' ')
       out.pop_back();
     out.push_back('\n');
@@ -174,7 +215,7 @@ void render_tree(std::string& out, const trace_tree& t, const style& st) {
       continue;
     }
     const span& sp = *r.s;
-    p.text(fit(names[i], name_w), sp.parent_id.empty() ? bold : nullptr);
+    p.text(fit(names[i], name_w), sp.parent_id.empty() || r.remote_parent ? bold : nullptr);
     out.push_back(' ');
     // The bar: whole cells from the start's cell to the end's, at least one.
     auto from = static_cast<std::size_t>(std::floor(column(sp.start_ns)));
@@ -201,8 +242,9 @@ void render_tree(std::string& out, const trace_tree& t, const style& st) {
       c = e;
     }
     out += fmt::format(" {:>9}", format_duration(sp.duration_ns));
-    std::string fields = key_fields(sp, sp.parent_id.empty());
+    std::string fields = key_fields(sp, sp.parent_id.empty() || r.remote_parent);
     if (r.skewed) fields = "[clock skew] " + fields;
+    if (r.remote_parent) fields = "[called by " + clean(sp.parent_id) + "] " + fields;
     if (fields_w > 0 && !fields.empty()) {
       out.push_back(' ');
       p.text(display_width(fields) > fields_w ? fit(fields, fields_w) : fields, sp.error ? red : dim);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -64,6 +65,9 @@ struct span {
   std::int64_t start_ns = 0;  // wall clock, ns since the Unix epoch
   std::int64_t duration_ns = 0;
   bool error = false;
+  // meta.span_type "subroot": the first span of a service behind a traced caller. Its parent is in the
+  // caller's service; where that span is not in the input, this span is the service's local root.
+  bool local_root = false;
   std::vector<field> fields;  // every field but the ones above
   std::vector<annotation> annotations;
   std::int64_t end_ns() const { return start_ns + duration_ns; }
@@ -74,6 +78,14 @@ struct trace_summary {
   std::string trace_id;
   std::string root_name;
   std::string service;  // the root's, else the first span's
+  // What tells requests apart, from the root: request.method / http.request.method / http.method,
+  // request.path / url.path / http.target (without its query) / http.route, response.status_code /
+  // http.response.status_code / http.status_code. Empty when the root has none.
+  std::string method;
+  std::string path;
+  std::string status;
+  bool root_is_local = false;  // the root is a local root (meta.span_type subroot): its caller is not here
+  std::int64_t root_start_ns = 0;
   std::int64_t start_ns = INT64_MAX;
   std::int64_t end_ns = INT64_MIN;
   std::int64_t root_duration_ns = -1;  // -1: the root never arrived
@@ -116,8 +128,9 @@ struct tree_row {
   std::string missing_parent;  // orphan node: the parent id that never arrived
   bool cycle = false;          // orphan node: missing_parent did arrive, but its parents lead back to it
   int depth = 0;
-  std::string prefix;   // tree connectors before the name ("│  ├─ ")
-  bool skewed = false;  // starts before its parent
+  bool remote_parent = false;  // a local root: its parent is a span of the calling service, not in the input
+  std::string prefix;          // tree connectors before the name ("│  ├─ ")
+  bool skewed = false;         // starts before its parent
 };
 
 /// A trace laid out for drawing: rows in tree order and the time window the bars are scaled to.
@@ -135,6 +148,14 @@ trace_tree build_tree(trace_data& t, input_counts& counts, const filters& f);
 
 /// The summary of kept spans (as the streaming summary would have made it).
 trace_summary summarize(const trace_data& t, const filters& f);
+
+/// Which list column a span field feeds (the list shows the root's); none for the others.
+enum class request_key : std::uint8_t { none, method, path, status };
+request_key classify_request_key(std::string_view key);
+/// The field names that feed a list column, in order of preference (Beeline's, then OpenTelemetry's).
+std::span<const std::string_view> request_key_names(request_key k);
+/// The path part of an http.target or URL path value (its query and fragment dropped).
+std::string_view path_of(std::string_view target);
 
 /// Lets maps keyed by trace id be searched with a string_view (no allocation per line).
 struct id_hash {
