@@ -74,9 +74,14 @@ struct config {
 
   /// Fields per span beyond this are refused and counted.
   std::size_t max_fields_per_span = 512;
-  /// String values longer than this are cut (at a UTF-8 boundary) and counted. Honeycomb's own limit is 64
-  /// KiB.
+  /// String values longer than this are cut (at a UTF-8 boundary) and counted (`truncated_values`). Values
+  /// only: keys have `max_key_bytes`. Honeycomb's own limit is 64 KiB.
   std::size_t max_value_bytes = 64 * 1024;
+  /// Keys longer than this are cut (at a UTF-8 boundary) and counted (`truncated_keys`). The keys the tracer
+  /// writes (`name`, `service_name`, `trace.trace_id`, `duration_ms`, ...) are never cut. A key that cutting
+  /// would make empty, equal to one of those, or equal to the key of another field of the span (set with a
+  /// different key) is refused and counted (`dropped_fields`): one field never silently replaces another.
+  std::size_t max_key_bytes = 256;
   /// Text (keys and string values, replaced values included) one span may hold; past it values are cut or
   /// refused and counted. Honeycomb's own limit for a whole event is 1 MB.
   std::size_t max_span_bytes = 1024 * 1024;
