@@ -34,9 +34,13 @@ std::string_view version() noexcept;
 
 /// Configures the global tracer (the Beeline's `require("honeycomb-beeline")(opts)`). Empty `write_key`,
 /// `dataset` and `api_host` are taken from HONEYCOMB_WRITEKEY, HONEYCOMB_DATASET and HONEYCOMB_API_HOST.
-/// Only the first call configures; later calls log a warning and change nothing. Returns whether this call
-/// did.
+/// Returns whether this call configured it. Only the first call configures; later calls log a warning and
+/// change nothing. A configuration that cannot be honoured (a bad `api_host`, an unusable `http.ca_file`, a
+/// `jsonl_path` that cannot be opened) is logged as an error (`init failed: <why>`, to `cfg.logger` or
+/// stderr) and leaves the library uninitialized: spans never go anywhere the user did not ask for.
 bool init(config cfg);
+/// `init` that also throws what it logged (`std::invalid_argument` for a configuration it cannot honour).
+bool init_or_throw(config cfg);
 /// Whether `init` has configured the global tracer (and `shutdown` has not been called since).
 bool is_initialized() noexcept;
 /// Flushes the global tracer with a deadline, stops it, and allows `init` again.

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 
 namespace beeline {
 namespace detail {
@@ -63,19 +65,49 @@ std::string_view version() noexcept {
   return BEELINE_VERSION_STRING;
 }
 
-bool init(config cfg) {
+namespace {
+
+// `init` and `init_or_throw`: a configuration that cannot be honoured is logged (and thrown if asked) and
+// leaves the library uninitialized.
+bool configure(config cfg, bool throw_on_error) {
+  const log_hook logger = cfg.logger;
+  const auto report = [&](log_level level, const std::string& message) {
+    try {
+      if (logger)
+        logger(level, message);
+      else
+        fmt::print(stderr, "beeline: {}\n", message);
+    } catch (...) {
+      // A logger that throws must not make init throw.
+    }
+  };
   std::lock_guard lk(init_mutex);
   if (global.load(std::memory_order_acquire)) {
-    fmt::print(
-        stderr,
-        "beeline: already initialized; further calls are allowed but their configuration is ignored\n");
+    report(log_level::warning,
+           "already initialized; further calls are allowed but their configuration is ignored");
     return false;
   }
   fill_from_env(cfg.write_key, "HONEYCOMB_WRITEKEY");
   fill_from_env(cfg.dataset, "HONEYCOMB_DATASET");
   fill_from_env(cfg.api_host, "HONEYCOMB_API_HOST");
-  global.store(std::make_shared<tracer>(std::move(cfg)), std::memory_order_release);
+  try {
+    global.store(std::make_shared<tracer>(std::move(cfg)), std::memory_order_release);
+  } catch (const std::exception& e) {
+    report(log_level::error, fmt::format("init failed: {}", e.what()));
+    if (throw_on_error) throw;
+    return false;
+  }
   return true;
+}
+
+}  // namespace
+
+bool init(config cfg) {
+  return configure(std::move(cfg), false);
+}
+
+bool init_or_throw(config cfg) {
+  return configure(std::move(cfg), true);
 }
 
 bool is_initialized() noexcept {

@@ -6,6 +6,7 @@
 #include "api/tracer_core.hpp"
 #include "core/ids.hpp"
 #include "core/thread_name.hpp"
+#include "export/http_client.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <iterator>
 #include <optional>
+#include <stdexcept>
 
 namespace beeline::detail {
 namespace {
@@ -72,17 +74,23 @@ tracer_core::tracer_core(config cfg)
   cfg_.batch_size = std::clamp<std::size_t>(cfg_.batch_size, 1, queue_.capacity());
   if (cfg_.send_interval <= std::chrono::milliseconds::zero())
     cfg_.send_interval = std::chrono::milliseconds(1);
-  if (!cfg_.exporter && !cfg_.write_key.empty()) {
-    honeycomb_exporter_options hc;
-    if (!cfg_.api_host.empty()) hc.api_host = cfg_.api_host;
-    hc.write_key = cfg_.write_key;
-    try {
+  // An exporter that was asked for and cannot work is refused here (std::invalid_argument), never replaced
+  // by another: spans must not go to stdout when the user asked for the network or a file.
+  if (!cfg_.exporter) {
+    if (!cfg_.api_host.empty()) {
+      std::string error;
+      if (!parse_http_url(cfg_.api_host, error)) throw std::invalid_argument("bad api_host: " + error);
+    }
+    if (!cfg_.write_key.empty()) {
+      honeycomb_exporter_options hc;
+      if (!cfg_.api_host.empty()) hc.api_host = cfg_.api_host;
+      hc.write_key = cfg_.write_key;
+      hc.http = cfg_.http;
       cfg_.exporter = make_honeycomb_exporter(std::move(hc));
-    } catch (const std::exception& e) {
-      log(log_level::error, fmt::format("{}; writing JSON lines instead", e.what()));
+    } else {
+      cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
     }
   }
-  if (!cfg_.exporter) cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
 
   init_tick_clock();
   limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes, cfg_.max_span_bytes, cfg_.max_key_bytes};
