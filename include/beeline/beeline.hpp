@@ -122,7 +122,9 @@ inline flush_result flush_sync(std::chrono::steady_clock::time_point deadline) {
   const auto now = std::chrono::steady_clock::now();
   return flush_sync(deadline <= now ? std::chrono::steady_clock::duration::zero() : deadline - now);
 }
-/// The global tracer's counters (all zero when not initialized).
+/// The global tracer's counters. After `shutdown`, and until the next `init`, the counters of the tracer it
+/// stopped: the final outcome of every span (spans finished after the shutdown are counted too). All zero
+/// before the first `init`.
 stats get_stats() noexcept;
 
 // ---- templates ----

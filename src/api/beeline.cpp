@@ -52,6 +52,9 @@ namespace {
 // The one configured tracer. A shared_ptr so a thread that loaded it keeps it alive through a concurrent
 // shutdown(); it is only read when a trace starts or flushes, never per span.
 std::atomic<std::shared_ptr<tracer>> global;
+// The tracer the last `shutdown` stopped, kept until the next `init` so `get_stats` can still read its final
+// counters (spans that finish after the shutdown included). Its worker has stopped; only its memory remains.
+std::atomic<std::shared_ptr<tracer>> retired;
 std::mutex init_mutex;
 
 void fill_from_env(std::string& field, const char* name) {
@@ -97,6 +100,7 @@ bool configure(config cfg, bool throw_on_error) {
     if (throw_on_error) throw;
     return false;
   }
+  retired.store(nullptr, std::memory_order_release);
   return true;
 }
 
@@ -116,8 +120,11 @@ bool is_initialized() noexcept {
 
 flush_result shutdown(std::chrono::steady_clock::duration timeout) {
   std::lock_guard lk(init_mutex);
-  std::shared_ptr<tracer> t = global.exchange(nullptr, std::memory_order_acq_rel);
+  std::shared_ptr<tracer> t = global.load(std::memory_order_acquire);
   if (!t) return {true, 0, 0};
+  // Retired before it leaves `global`: `get_stats` never sees neither.
+  retired.store(t, std::memory_order_release);
+  global.store(nullptr, std::memory_order_release);
   return t->shutdown(timeout);
 }
 
@@ -276,6 +283,7 @@ flush_result flush_sync(std::chrono::steady_clock::duration timeout) {
 
 stats get_stats() noexcept {
   auto t = global.load(std::memory_order_acquire);
+  if (!t) t = retired.load(std::memory_order_acquire);
   return t ? t->stats() : beeline::stats{};
 }
 

@@ -457,7 +457,7 @@ TEST_CASE("global: init, is_initialized, second init ignored, shutdown flushes a
   beeline::span none = beeline::start_trace("nothing");
   CHECK_FALSE(none.valid());
   CHECK(beeline::flush_sync(std::chrono::milliseconds(10)).complete);
-  CHECK(beeline::get_stats().exported == 0);
+  CHECK(beeline::get_stats().exported == 2);  // the final counters of the tracer shutdown stopped
 }
 
 namespace {
@@ -532,6 +532,36 @@ TEST_CASE("global: init refuses an api_host, ca_file or jsonl_path it cannot use
   const init_outcome ok = try_init(cfg);
   CHECK(ok.initialized);
   CHECK(ok.errors.empty());
+}
+
+TEST_CASE("global: get_stats after shutdown gives the final counters, until the next init") {
+  REQUIRE_FALSE(beeline::is_initialized());
+  beeline::config cfg;
+  cfg.exporter = std::make_shared<beeline::memory_exporter>();
+  cfg.presend = [](beeline::event& ev) {
+    if (ev.name() == "dropped") ev.drop();
+  };
+  REQUIRE(beeline::init(cfg));
+  { beeline::span kept = beeline::start_trace("kept"); }
+  { beeline::span dropped = beeline::start_trace("dropped"); }
+  beeline::span late = beeline::start_trace("late");  // still open when the tracer stops
+  CHECK(beeline::shutdown(std::chrono::seconds(5)).complete);
+  late.finish();
+
+  const beeline::stats s = beeline::get_stats();
+  CHECK(s.enqueued == 2);
+  CHECK(s.exported == 1);
+  CHECK(s.dropped_presend == 1);
+  CHECK(s.dropped_after_shutdown == 1);
+  CHECK(s.dropped() == 2);
+
+  // A new tracer starts from zero.
+  beeline::config next;
+  next.exporter = beeline::make_discard_exporter();
+  REQUIRE(beeline::init(next));
+  CHECK(beeline::get_stats().exported == 0);
+  CHECK(beeline::get_stats().enqueued == 0);
+  CHECK(beeline::shutdown().complete);
 }
 
 TEST_CASE("global: init takes the write key, dataset and API host from the environment when not configured") {
