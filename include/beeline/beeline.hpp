@@ -34,9 +34,13 @@ std::string_view version() noexcept;
 
 /// Configures the global tracer (the Beeline's `require("honeycomb-beeline")(opts)`). Empty `write_key`,
 /// `dataset` and `api_host` are taken from HONEYCOMB_WRITEKEY, HONEYCOMB_DATASET and HONEYCOMB_API_HOST.
-/// Only the first call configures; later calls log a warning and change nothing. Returns whether this call
-/// did.
+/// Returns whether this call configured it. Only the first call configures; later calls log a warning and
+/// change nothing. A configuration that cannot be honoured (a bad `api_host`, an unusable `http.ca_file`, a
+/// `jsonl_path` that cannot be opened) is logged as an error (`init failed: <why>`, to `cfg.logger` or
+/// stderr) and leaves the library uninitialized: spans never go anywhere the user did not ask for.
 bool init(config cfg);
+/// `init` that also throws what it logged (`std::invalid_argument` for a configuration it cannot honour).
+bool init_or_throw(config cfg);
 /// Whether `init` has configured the global tracer (and `shutdown` has not been called since).
 bool is_initialized() noexcept;
 /// Flushes the global tracer with a deadline, stops it, and allows `init` again.
@@ -118,7 +122,9 @@ inline flush_result flush_sync(std::chrono::steady_clock::time_point deadline) {
   const auto now = std::chrono::steady_clock::now();
   return flush_sync(deadline <= now ? std::chrono::steady_clock::duration::zero() : deadline - now);
 }
-/// The global tracer's counters (all zero when not initialized).
+/// The global tracer's counters. After `shutdown`, and until the next `init`, the counters of the tracer it
+/// stopped: the final outcome of every span (spans finished after the shutdown are counted too). All zero
+/// before the first `init`.
 stats get_stats() noexcept;
 
 // ---- templates ----

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <beeline/event.hpp>
+#include <beeline/http_exporter.hpp>
 #include <beeline/propagation.hpp>
 
 #include <chrono>
@@ -41,8 +42,12 @@ struct config {
   std::string dataset;
   /// `service_name` / `service.name` on every event; default `unknown_service:<program name>`.
   std::string service_name;
-  /// Honeycomb API host; default https://api.honeycomb.io.
+  /// Honeycomb API host, an http(s) URL; default https://api.honeycomb.io. Anything else (no scheme, another
+  /// scheme, no host, a bad port) makes `init` fail.
   std::string api_host;
+  /// The transport of the Honeycomb exporter made from `write_key`: `ca_file` (a file that cannot be read
+  /// or holds no PEM certificate makes `init` fail), timeouts, retries, `gzip`, extra headers.
+  http_options http;
 
   /// Keep one trace in `sample_rate` (deterministic by trace id, as the Beeline does). Values below 1 mean 1.
   double sample_rate = 1;
@@ -60,9 +65,10 @@ struct config {
   /// `xray::propagation_hook`.
   propagation::propagation_hook http_trace_propagation_hook;
 
-  /// Where events go. Null: JSON lines to `jsonl_path`.
+  /// Where events go. Null: to Honeycomb when `write_key` is set, else JSON lines to `jsonl_path`.
   std::shared_ptr<beeline::exporter> exporter;
-  /// File for the default JSON-lines exporter; "" or "-" is stdout.
+  /// File for the default JSON-lines exporter (appended to); "" or "-" is stdout. A file that cannot be
+  /// opened for appending makes `init` fail.
   std::string jsonl_path;
 
   /// Finished spans waiting for export; a full queue drops new spans and counts them.
@@ -74,9 +80,14 @@ struct config {
 
   /// Fields per span beyond this are refused and counted.
   std::size_t max_fields_per_span = 512;
-  /// String values longer than this are cut (at a UTF-8 boundary) and counted. Honeycomb's own limit is 64
-  /// KiB.
+  /// String values longer than this are cut (at a UTF-8 boundary) and counted (`truncated_values`). Values
+  /// only: keys have `max_key_bytes`. Honeycomb's own limit is 64 KiB.
   std::size_t max_value_bytes = 64 * 1024;
+  /// Keys longer than this are cut (at a UTF-8 boundary) and counted (`truncated_keys`). The keys the tracer
+  /// writes (`name`, `service_name`, `trace.trace_id`, `duration_ms`, ...) are never cut. A key that cutting
+  /// would make empty, equal to one of those, or equal to the key of another field of the span (set with a
+  /// different key) is refused and counted (`dropped_fields`): one field never silently replaces another.
+  std::size_t max_key_bytes = 256;
   /// Text (keys and string values, replaced values included) one span may hold; past it values are cut or
   /// refused and counted. Honeycomb's own limit for a whole event is 1 MB.
   std::size_t max_span_bytes = 1024 * 1024;

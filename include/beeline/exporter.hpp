@@ -74,7 +74,7 @@ void append_event_json(const event& ev, std::string& out, bool with_dataset = tr
 void append_annotation_json(const event& ev, std::size_t i, std::string& out, bool with_dataset = true);
 
 /// Writes one JSON event per line to a file (appending) or, for "" and "-", to stdout. The default exporter
-/// when no write key or endpoint is configured.
+/// when no write key or endpoint is configured. Throws `std::invalid_argument` if the file cannot be opened.
 std::shared_ptr<exporter> make_jsonl_exporter(const std::string& path = "");
 
 /// Accepts every event and sends nothing (benchmarks, disabled tracing).

@@ -176,7 +176,8 @@ class client_impl;
 /// libraries can make their own; `H::` uses a process-wide one.
 class client {
  public:
-  /// Throws `std::invalid_argument` for an endpoint that is not an http(s) URL.
+  /// Throws `std::invalid_argument` for an endpoint that is not an http(s) URL, or an `http.ca_file` (with
+  /// an https endpoint) that cannot be read or holds no PEM certificate.
   explicit client(options o);
   /// Shuts down with a 5 second deadline.
   ~client();
@@ -255,9 +256,13 @@ class client {
 /// Node's `H` object: the same calls on one process-wide client.
 namespace beeline::H {
 
-/// `H.init`: makes the process-wide client. Later calls change nothing (Node's behaviour) and return false.
-/// A bad endpoint is logged and leaves the SDK uninitialized.
+/// `H.init`: makes the process-wide client; returns whether this call did. Later calls change nothing (Node's
+/// behaviour) and return false. A configuration the client refuses (see `client::client`) is logged as an
+/// error (`init failed: <why>`, to `options.logger` or stderr) and leaves the SDK uninitialized, as
+/// `beeline::init` does.
 bool init(highlight::options options);
+/// `init` that also throws what it logged (`std::invalid_argument` for a configuration it cannot honour).
+bool init_or_throw(highlight::options options);
 /// `H.isInitialized`.
 bool is_initialized() noexcept;
 /// The process-wide client, kept alive for the caller; null before `init`.

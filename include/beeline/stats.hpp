@@ -17,10 +17,13 @@ struct stats {
   std::uint64_t dropped_exporter = 0;        ///< events the exporter failed to deliver
   std::uint64_t dropped_after_shutdown = 0;  ///< spans finished after the tracer shut down
   std::uint64_t truncated_values = 0;        ///< string values cut to `config::max_value_bytes`
-  std::uint64_t dropped_fields = 0;       ///< fields refused because a span had `config::max_fields_per_span`
-  std::uint64_t invalid_json_values = 0;  ///< `raw_json` values that were not valid JSON (sent as null)
-  std::uint64_t invalid_utf8_values = 0;  ///< strings with invalid UTF-8 (bad bytes sent as U+FFFD)
-  std::uint64_t spans_outside_trace = 0;  ///< `start_span` calls with no active trace (no span made)
+  std::uint64_t truncated_keys = 0;          ///< keys cut to `config::max_key_bytes`
+  /// fields refused: past `config::max_fields_per_span` or `max_span_bytes`, or a key that cutting to
+  /// `config::max_key_bytes` would make empty, one of the tracer's own, or another field's
+  std::uint64_t dropped_fields = 0;
+  std::uint64_t invalid_json_values = 0;    ///< `raw_json` values that were not valid JSON (sent as null)
+  std::uint64_t invalid_utf8_values = 0;    ///< strings with invalid UTF-8 (bad bytes sent as U+FFFD)
+  std::uint64_t spans_outside_trace = 0;    ///< `start_span` calls with no active trace (no span made)
   std::uint64_t context_outside_span = 0;   ///< `add_context` calls with no current span (nothing added)
   std::uint64_t out_of_order_finishes = 0;  ///< spans finished while a span started after them was open
 

@@ -28,6 +28,8 @@ struct tracer_access;
 /// after the tracer shut down are counted and dropped, never a crash.
 class tracer {
  public:
+  /// Throws `std::invalid_argument` for a configuration it cannot honour (no exporter given, and a bad
+  /// `api_host`, an unusable `http.ca_file` or a `jsonl_path` that cannot be opened), saying why.
   explicit tracer(config cfg);
   /// Shuts down with a 5 second deadline.
   ~tracer();

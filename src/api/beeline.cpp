@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 
 namespace beeline {
 namespace detail {
@@ -50,6 +52,9 @@ namespace {
 // The one configured tracer. A shared_ptr so a thread that loaded it keeps it alive through a concurrent
 // shutdown(); it is only read when a trace starts or flushes, never per span.
 std::atomic<std::shared_ptr<tracer>> global;
+// The tracer the last `shutdown` stopped, kept until the next `init` so `get_stats` can still read its final
+// counters (spans that finish after the shutdown included). Its worker has stopped; only its memory remains.
+std::atomic<std::shared_ptr<tracer>> retired;
 std::mutex init_mutex;
 
 void fill_from_env(std::string& field, const char* name) {
@@ -63,19 +68,50 @@ std::string_view version() noexcept {
   return BEELINE_VERSION_STRING;
 }
 
-bool init(config cfg) {
+namespace {
+
+// `init` and `init_or_throw`: a configuration that cannot be honoured is logged (and thrown if asked) and
+// leaves the library uninitialized.
+bool configure(config cfg, bool throw_on_error) {
+  const log_hook logger = cfg.logger;
+  const auto report = [&](log_level level, const std::string& message) {
+    try {
+      if (logger)
+        logger(level, message);
+      else
+        fmt::print(stderr, "beeline: {}\n", message);
+    } catch (...) {
+      // A logger that throws must not make init throw.
+    }
+  };
   std::lock_guard lk(init_mutex);
   if (global.load(std::memory_order_acquire)) {
-    fmt::print(
-        stderr,
-        "beeline: already initialized; further calls are allowed but their configuration is ignored\n");
+    report(log_level::warning,
+           "already initialized; further calls are allowed but their configuration is ignored");
     return false;
   }
   fill_from_env(cfg.write_key, "HONEYCOMB_WRITEKEY");
   fill_from_env(cfg.dataset, "HONEYCOMB_DATASET");
   fill_from_env(cfg.api_host, "HONEYCOMB_API_HOST");
-  global.store(std::make_shared<tracer>(std::move(cfg)), std::memory_order_release);
+  try {
+    global.store(std::make_shared<tracer>(std::move(cfg)), std::memory_order_release);
+  } catch (const std::exception& e) {
+    report(log_level::error, fmt::format("init failed: {}", e.what()));
+    if (throw_on_error) throw;
+    return false;
+  }
+  retired.store(nullptr, std::memory_order_release);
   return true;
+}
+
+}  // namespace
+
+bool init(config cfg) {
+  return configure(std::move(cfg), false);
+}
+
+bool init_or_throw(config cfg) {
+  return configure(std::move(cfg), true);
 }
 
 bool is_initialized() noexcept {
@@ -84,8 +120,11 @@ bool is_initialized() noexcept {
 
 flush_result shutdown(std::chrono::steady_clock::duration timeout) {
   std::lock_guard lk(init_mutex);
-  std::shared_ptr<tracer> t = global.exchange(nullptr, std::memory_order_acq_rel);
+  std::shared_ptr<tracer> t = global.load(std::memory_order_acquire);
   if (!t) return {true, 0, 0};
+  // Retired before it leaves `global`: `get_stats` never sees neither.
+  retired.store(t, std::memory_order_release);
+  global.store(nullptr, std::memory_order_release);
   return t->shutdown(timeout);
 }
 
@@ -244,6 +283,7 @@ flush_result flush_sync(std::chrono::steady_clock::duration timeout) {
 
 stats get_stats() noexcept {
   auto t = global.load(std::memory_order_acquire);
+  if (!t) t = retired.load(std::memory_order_acquire);
   return t ? t->stats() : beeline::stats{};
 }
 

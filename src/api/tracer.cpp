@@ -6,6 +6,7 @@
 #include "api/tracer_core.hpp"
 #include "core/ids.hpp"
 #include "core/thread_name.hpp"
+#include "export/http_client.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <iterator>
 #include <optional>
+#include <stdexcept>
 
 namespace beeline::detail {
 namespace {
@@ -72,24 +74,31 @@ tracer_core::tracer_core(config cfg)
   cfg_.batch_size = std::clamp<std::size_t>(cfg_.batch_size, 1, queue_.capacity());
   if (cfg_.send_interval <= std::chrono::milliseconds::zero())
     cfg_.send_interval = std::chrono::milliseconds(1);
-  if (!cfg_.exporter && !cfg_.write_key.empty()) {
-    honeycomb_exporter_options hc;
-    if (!cfg_.api_host.empty()) hc.api_host = cfg_.api_host;
-    hc.write_key = cfg_.write_key;
-    try {
+  // An exporter that was asked for and cannot work is refused here (std::invalid_argument), never replaced
+  // by another: spans must not go to stdout when the user asked for the network or a file.
+  if (!cfg_.exporter) {
+    if (!cfg_.api_host.empty()) {
+      std::string error;
+      if (!parse_http_url(cfg_.api_host, error)) throw std::invalid_argument("bad api_host: " + error);
+    }
+    if (!cfg_.write_key.empty()) {
+      honeycomb_exporter_options hc;
+      if (!cfg_.api_host.empty()) hc.api_host = cfg_.api_host;
+      hc.write_key = cfg_.write_key;
+      hc.http = cfg_.http;
       cfg_.exporter = make_honeycomb_exporter(std::move(hc));
-    } catch (const std::exception& e) {
-      log(log_level::error, fmt::format("{}; writing JSON lines instead", e.what()));
+    } else {
+      cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
     }
   }
-  if (!cfg_.exporter) cfg_.exporter = make_jsonl_exporter(cfg_.jsonl_path);
 
   init_tick_clock();
-  limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes, cfg_.max_span_bytes};
+  limits_ = {cfg_.max_fields_per_span, cfg_.max_value_bytes, cfg_.max_span_bytes, cfg_.max_key_bytes};
   // Trace-level fields are merged in on the worker: room for them on top of the span's own.
-  finalize_limits_ = {2 * cfg_.max_fields_per_span, cfg_.max_value_bytes, 2 * cfg_.max_span_bytes};
+  finalize_limits_ = {2 * cfg_.max_fields_per_span, cfg_.max_value_bytes, 2 * cfg_.max_span_bytes,
+                      cfg_.max_key_bytes};
   global_limits_ = {SIZE_MAX, SIZE_MAX};
-  field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields};
+  field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields, &counters_.truncated_keys};
   calibrate_clock();
   worker_ = std::thread([this] {
     name_this_thread("beeline-export");
@@ -243,8 +252,24 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
   const std::size_t max_retained_bytes = 4 * std::max<std::size_t>(cfg_.max_span_bytes, 1);
   // Values are cut to the same limit as span values, once, here.
   std::vector<owned_field> additions;
+  std::vector<std::uint32_t> addition_hashes;  // as trace_fields_node::cut_key_hashes
   additions.reserve(f.size());
+  addition_hashes.reserve(f.size());
+  std::size_t refused_keys = 0;
   for (const field& fl : f) {
+    std::string key(prefix);
+    key.append(fl.key);
+    std::uint32_t cut_hash = 0;
+    if (key.size() > cfg_.max_key_bytes) {
+      const cut_key_result cut = cut_key(key, cfg_.max_key_bytes);
+      if (cut.refused) {
+        ++refused_keys;
+        continue;
+      }
+      cut_hash = cut.hash;
+      key.resize(cut.key.size());
+      counters_.truncated_keys.fetch_add(1, std::memory_order_relaxed);
+    }
     field_value v = fl.value;
     if ((v.kind() == value_kind::string || v.kind() == value_kind::json) &&
         v.as_string().size() > cfg_.max_value_bytes) {
@@ -252,10 +277,11 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
       v = v.kind() == value_kind::json ? field_value()
                                        : field_value(truncate_utf8(v.as_string(), cfg_.max_value_bytes));
     }
-    std::string key(prefix);
-    key.append(truncate_utf8(fl.key, cfg_.max_value_bytes));
     additions.push_back({std::move(key), value(v)});
+    addition_hashes.push_back(cut_hash);
   }
+  counters_.dropped_fields.fetch_add(refused_keys, std::memory_order_relaxed);
+  if (additions.empty()) return;
   const auto bytes_of = [](const field_list& l) {
     std::size_t n = 0;
     for (const owned_field& o : l)
@@ -265,15 +291,25 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
   const trace_fields_node* head = trace.fields.load(std::memory_order_acquire);
   for (;;) {
     auto node = std::make_unique<trace_fields_node>();
-    if (head) node->fields = head->fields;
+    if (head) {
+      node->fields = head->fields;
+      node->cut_key_hashes = head->cut_key_hashes;
+    }
+    node->cut_key_hashes.resize(node->fields.size());
     std::size_t refused = 0;
-    for (const owned_field& a : additions) {
+    for (std::size_t i = 0; i < additions.size(); ++i) {
+      const owned_field& a = additions[i];
       auto it = std::find_if(node->fields.begin(), node->fields.end(),
                              [&](const owned_field& o) { return o.key == a.key; });
       if (it != node->fields.end()) {
-        it->value = a.value;
+        // Two keys cut to the same one: the first keeps the field.
+        if (node->cut_key_hashes[static_cast<std::size_t>(it - node->fields.begin())] != addition_hashes[i])
+          ++refused;
+        else
+          it->value = a.value;
       } else if (node->fields.size() < cfg_.max_fields_per_span) {
         node->fields.push_back(a);
+        node->cut_key_hashes.push_back(addition_hashes[i]);
       } else {
         ++refused;
       }
@@ -699,6 +735,7 @@ beeline::stats tracer_core::snapshot() const noexcept {
   s.dropped_exporter = get(counters_.dropped_exporter);
   s.dropped_after_shutdown = get(counters_.dropped_after_shutdown);
   s.truncated_values = get(counters_.truncated_values);
+  s.truncated_keys = get(counters_.truncated_keys);
   s.dropped_fields = get(counters_.dropped_fields);
   s.invalid_json_values = get(counters_.invalid_json_values);
   s.invalid_utf8_values = get(counters_.invalid_utf8_values);

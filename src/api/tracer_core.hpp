@@ -37,6 +37,7 @@ struct counters {
   std::atomic<std::uint64_t> dropped_exporter{0};
   std::atomic<std::uint64_t> dropped_after_shutdown{0};
   std::atomic<std::uint64_t> truncated_values{0};
+  std::atomic<std::uint64_t> truncated_keys{0};
   std::atomic<std::uint64_t> dropped_fields{0};
   std::atomic<std::uint64_t> invalid_json_values{0};
   std::atomic<std::uint64_t> invalid_utf8_values{0};

@@ -48,6 +48,16 @@ std::string_view cut_utf8(std::string_view s, std::size_t max) noexcept {
   return s.substr(0, n);
 }
 
+cut_key_result cut_key(std::string_view key, std::size_t max) noexcept {
+  if (is_tracer_key(key)) return {false, key, 0};
+  const std::string_view cut = cut_utf8(key, max);
+  if (cut.empty() || is_tracer_key(cut)) return {true, {}, 0};
+  std::uint32_t h = 2166136261u;  // FNV-1a: only over-long keys pay for it
+  for (const char c : key)
+    h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  return {false, cut, h | 1};
+}
+
 namespace {
 
 // Bytes the arena may still take: the configured bound, and never past 32-bit offsets.
@@ -107,13 +117,32 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
                     const field_counters& counters, bool replace) noexcept {
   // The tracer computes the reserved fields itself; a user value for them would be overwritten or duplicated.
   if (is_reserved_key(key)) return;
-  key = truncate_utf8(key, limits.max_value_bytes);  // before the lookup, so an over-long key matches itself
+  // Cut before the lookup, so an over-long key matches itself; keys cut alike but given differently are told
+  // apart by the hash of the key as given, so one never silently takes the other's field.
+  std::uint32_t cut_hash = 0;
+  if (key.size() > limits.max_key_bytes) [[unlikely]] {
+    const cut_key_result cut = cut_key(key, limits.max_key_bytes);
+    if (cut.refused) {
+      counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    key = cut.key;
+    cut_hash = cut.hash;
+  }
   try {
     const span_record::key_slot slot = span_record::slot_of(key);  // for the lookup, and to note a new key
     if (r.may_hold(slot)) {
       const std::ptrdiff_t at = r.search(key);
       if (at >= 0) {
-        if (replace) store_value(r, r.fields[static_cast<std::size_t>(at)], v, limits, counters);
+        stored_field& f = r.fields[static_cast<std::size_t>(at)];
+        if (f.cut_key_hash != cut_hash) [[unlikely]] {
+          counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);  // the first key keeps it
+          return;
+        }
+        if (replace) {
+          store_value(r, f, v, limits, counters);
+          if (cut_hash != 0) counters.truncated_keys->fetch_add(1, std::memory_order_relaxed);
+        }
         return;
       }
     }
@@ -124,9 +153,12 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
     stored_field f;
     f.key_off = append(r.arena, key);
     f.key_len = static_cast<std::uint32_t>(key.size());
+    f.cut_key_hash = cut_hash;
     store_value(r, f, v, limits, counters);
     r.fields.push_back(f);
     r.note_key(slot);
+    if (cut_hash != 0) [[unlikely]]
+      counters.truncated_keys->fetch_add(1, std::memory_order_relaxed);
   } catch (...) {
     // Out of memory: the field is lost, the application is not.
     counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
@@ -159,14 +191,26 @@ void add_annotation(span_record& r, bool is_link, std::string_view name, std::ui
     a.first_field = static_cast<std::uint32_t>(r.annotation_fields.size());
     for (const field& fl : f) {
       if (is_reserved_key(fl.key)) continue;
-      const std::string_view key = truncate_utf8(fl.key, limits.max_value_bytes);
+      std::string_view key = fl.key;
+      std::uint32_t cut_hash = 0;
+      if (key.size() > limits.max_key_bytes) {
+        const cut_key_result cut = cut_key(key, limits.max_key_bytes);
+        if (cut.refused) {
+          counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        key = cut.key;
+        cut_hash = cut.hash;
+      }
       if (r.annotation_fields.size() >= limits.max_fields || key.size() > arena_room(r, limits)) {
         counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
         continue;
       }
+      if (cut_hash != 0) counters.truncated_keys->fetch_add(1, std::memory_order_relaxed);
       stored_field sf;
       sf.key_off = append(r.arena, key);
       sf.key_len = static_cast<std::uint32_t>(key.size());
+      sf.cut_key_hash = cut_hash;
       store_value(r, sf, fl.value, limits, counters);
       r.annotation_fields.push_back(sf);
       ++a.field_count;
@@ -194,8 +238,15 @@ void set_field_if_absent(span_record& r, std::string_view key, field_value v, co
 }
 
 bool remove_field(span_record& r, std::string_view key, const field_limits& limits) noexcept {
-  const std::ptrdiff_t at = r.find(truncate_utf8(key, limits.max_value_bytes));
-  if (at < 0) return false;
+  std::uint32_t cut_hash = 0;
+  if (key.size() > limits.max_key_bytes) {
+    const cut_key_result cut = cut_key(key, limits.max_key_bytes);
+    if (cut.refused) return false;
+    key = cut.key;
+    cut_hash = cut.hash;
+  }
+  const std::ptrdiff_t at = r.find(key);
+  if (at < 0 || r.fields[static_cast<std::size_t>(at)].cut_key_hash != cut_hash) return false;
   r.fields.erase(static_cast<std::size_t>(at));
   return true;
 }

@@ -38,6 +38,7 @@ struct stored_field {
   std::uint32_t key_len = 0;
   std::uint32_t str_off = 0;
   std::uint32_t str_len = 0;
+  std::uint32_t cut_key_hash = 0;  // the key as given, when it was cut to the key bound (`cut_key`); else 0
   value_kind kind = value_kind::null;
   union {
     bool b;
@@ -54,6 +55,7 @@ struct trace_fields_node {
   const trace_fields_node* prev = nullptr;
   std::size_t retained = 0;        // entries held by this version and every older one (bounded per trace)
   std::size_t retained_bytes = 0;  // their key and text bytes (bounded per trace)
+  std::vector<std::uint32_t> cut_key_hashes;  // per field, as `stored_field::cut_key_hash`; may be shorter
 };
 
 /// A span event or a link. Its fields are `annotation_fields[first_field, first_field + field_count)`; its
@@ -179,10 +181,12 @@ struct field_limits {
   std::size_t max_fields;
   std::size_t max_value_bytes;
   std::size_t max_span_bytes = SIZE_MAX;  // the record's whole text arena (below 4 GiB: offsets are 32-bit)
+  std::size_t max_key_bytes = SIZE_MAX;   // keys longer than this are cut (`cut_key`)
 };
 struct field_counters {
   std::atomic<std::uint64_t>* truncated_values;
   std::atomic<std::uint64_t>* dropped_fields;
+  std::atomic<std::uint64_t>* truncated_keys;
 };
 
 /// Adds or replaces a field; refuses (and counts) a new key past the field limit; cuts long strings.
@@ -229,5 +233,21 @@ inline bool is_reserved_key(std::string_view key) noexcept {
       return false;
   }
 }
+
+/// The keys the tracer writes itself: the reserved ones, `name`, and the global fields. Never cut to the key
+/// bound, and never the result of cutting another key.
+inline bool is_tracer_key(std::string_view key) noexcept {
+  return is_reserved_key(key) || key == "name" || key == "service_name" || key == "service.name" ||
+         key == "meta.local_hostname" || key == "meta.beeline_version" || key == "meta.annotation_type";
+}
+
+/// What became of a key longer than the key bound.
+struct cut_key_result {
+  bool refused = false;    ///< cutting would make it empty or one of the tracer's keys
+  std::string_view key;    ///< the key to store (the tracer's own keys as given)
+  std::uint32_t hash = 0;  ///< nonzero, from the key as given, when it was cut: tells cut keys apart
+};
+/// Cuts an over-long key (`key.size() > max`) at a UTF-8 boundary.
+cut_key_result cut_key(std::string_view key, std::size_t max) noexcept;
 
 }  // namespace beeline::detail

@@ -2,20 +2,19 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 namespace beeline {
 namespace {
 
 class jsonl_exporter final : public exporter {
  public:
-  jsonl_exporter(std::FILE* file, bool owned, std::string error)
-      : file_(file), owned_(owned), open_error_(std::move(error)) {}
+  jsonl_exporter(std::FILE* file, bool owned) : file_(file), owned_(owned) {}
   ~jsonl_exporter() override {
-    if (owned_ && file_) std::fclose(file_);
+    if (owned_) std::fclose(file_);
   }
 
   export_result export_batch(std::span<const event> batch) override {
-    if (!file_) return {0, batch.size(), open_error_};
     buffer_.clear();
     for (const event& ev : batch) {
       append_event_json(ev, buffer_);
@@ -34,14 +33,11 @@ class jsonl_exporter final : public exporter {
     return {batch.size(), 0, {}};
   }
 
-  void shutdown() override {
-    if (file_) std::fflush(file_);
-  }
+  void shutdown() override { std::fflush(file_); }
 
  private:
   std::FILE* file_;
   bool owned_;
-  std::string open_error_;
   std::string buffer_;
 };
 
@@ -53,12 +49,16 @@ class discard_exporter final : public exporter {
 }  // namespace
 
 std::shared_ptr<exporter> make_jsonl_exporter(const std::string& path) {
-  if (path.empty() || path == "-") return std::make_shared<jsonl_exporter>(stdout, false, std::string());
+  if (path.empty() || path == "-") return std::make_shared<jsonl_exporter>(stdout, false);
+  // Refused here, when the tracer is configured, rather than losing every batch later.
   std::FILE* f = std::fopen(path.c_str(), "ae");
-  if (!f)
-    return std::make_shared<jsonl_exporter>(nullptr, false,
-                                            "cannot open " + path + ": " + std::strerror(errno));
-  return std::make_shared<jsonl_exporter>(f, true, std::string());
+  if (!f) throw std::invalid_argument("cannot open jsonl_path " + path + ": " + std::strerror(errno));
+  try {
+    return std::make_shared<jsonl_exporter>(f, true);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
 }
 
 std::shared_ptr<exporter> make_discard_exporter() {

@@ -2,6 +2,7 @@
 // `{"time","samplerate","data"}`, and a response with one status per event.
 #include <beeline/http_exporter.hpp>
 
+#include "export/ca_file.hpp"
 #include "export/http_batch_exporter.hpp"
 
 #include <simdjson.h>
@@ -162,6 +163,8 @@ std::shared_ptr<http_exporter> make_honeycomb_exporter(honeycomb_exporter_option
   std::string error;
   auto target = detail::parse_http_url(options.api_host, error);
   if (!target) throw std::invalid_argument("honeycomb exporter: " + error);
+  if (target->tls && !options.http.ca_file.empty() && !detail::check_ca_file(options.http.ca_file, error))
+    throw std::invalid_argument("honeycomb exporter: " + error);
   return std::make_shared<honeycomb_exporter>(std::move(*target), std::move(options));
 }
 

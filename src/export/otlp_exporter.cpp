@@ -3,6 +3,7 @@
 #include <beeline/http_exporter.hpp>
 
 #include "core/json.hpp"
+#include "export/ca_file.hpp"
 #include "export/http_batch_exporter.hpp"
 #include "export/otlp_json.hpp"
 
@@ -418,6 +419,8 @@ std::shared_ptr<http_exporter> make_otlp_exporter(otlp_exporter_options options)
   std::string error;
   auto target = detail::parse_http_url(options.endpoint, error);
   if (!target) throw std::invalid_argument("OTLP exporter: " + error);
+  if (target->tls && !options.http.ca_file.empty() && !detail::check_ca_file(options.http.ca_file, error))
+    throw std::invalid_argument("OTLP exporter: " + error);
   return std::make_shared<otlp_exporter>(std::move(*target), std::move(options));
 }
 

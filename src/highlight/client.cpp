@@ -748,7 +748,10 @@ std::mutex instance_mutex;
 std::shared_ptr<highlight::client> the_client;
 }  // namespace
 
-bool init(highlight::options options) {
+namespace {
+// `init` and `init_or_throw`, as `beeline::init` does it: a bad configuration is logged (and thrown if asked)
+// and leaves the SDK uninitialized.
+bool configure(highlight::options options, bool throw_on_error) {
   std::lock_guard lock(instance_mutex);
   if (the_client) return false;  // Node returns the existing instance and ignores the options
   const log_hook logger = options.logger;
@@ -756,13 +759,27 @@ bool init(highlight::options options) {
     the_client = std::make_shared<highlight::client>(std::move(options));
     return true;
   } catch (const std::exception& e) {
-    const std::string what = std::string("init error: ") + e.what();
-    if (logger)
-      logger(log_level::error, what);
-    else
-      std::fprintf(stderr, "highlight: %s\n", what.c_str());
+    const std::string what = std::string("init failed: ") + e.what();
+    try {
+      if (logger)
+        logger(log_level::error, what);
+      else
+        std::fprintf(stderr, "highlight: %s\n", what.c_str());
+    } catch (...) {
+      // A logger that throws must not make init throw.
+    }
+    if (throw_on_error) throw;
     return false;
   }
+}
+}  // namespace
+
+bool init(highlight::options options) {
+  return configure(std::move(options), false);
+}
+
+bool init_or_throw(highlight::options options) {
+  return configure(std::move(options), true);
 }
 
 bool is_initialized() noexcept {

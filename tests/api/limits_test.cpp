@@ -21,6 +21,55 @@ TEST_CASE("limits: a string longer than max_value_bytes is cut at a UTF-8 bounda
   CHECK(t.tracer.stats().invalid_utf8_values == 0);
 }
 
+TEST_CASE("limits: max_value_bytes cuts values only, never keys; the span's name keeps its key") {
+  for (const std::size_t max : {std::size_t{0}, std::size_t{2}}) {
+    CAPTURE(max);
+    beeline::config cfg;
+    cfg.max_value_bytes = max;
+    memory_tracer t(cfg);
+    { beeline::span root = t.tracer.start_trace("root", {{"user_key", "abcdef"}, {"n", 1}}); }
+    const auto evs = t.events();
+    REQUIRE(evs.size() == 1);
+    CHECK(evs[0].str("name") == std::string("root").substr(0, max));
+    CHECK(evs[0].str("user_key") == std::string("abcdef").substr(0, max));
+    CHECK(evs[0].raw("n") == "1");
+    CHECK_FALSE(evs[0].has(""));
+    CHECK_FALSE(evs[0].has("na"));
+    CHECK(evs[0].line().find("\"name\":") != std::string::npos);
+    CHECK(t.tracer.stats().truncated_values == 2);
+    CHECK(t.tracer.stats().truncated_keys == 0);
+  }
+}
+
+TEST_CASE(
+    "limits: keys past max_key_bytes are cut and counted; tracer keys are never cut; cut keys never "
+    "collide silently") {
+  beeline::config cfg;
+  cfg.max_key_bytes = 4;
+  memory_tracer t(cfg);
+  {
+    beeline::span root = t.tracer.start_trace("root", {{"user_id", 1}, {"user_name", 2}, {"namespace", 3}});
+    beeline::add_context({{"user_id", 4}});  // the same key again: replaces
+    beeline::span child = beeline::start_span("child", {{"abcdefgh", "x"}});
+    beeline::remove_context("abcdefgh");            // found by the key it was set with
+    beeline::add_trace_context({{"long", "cut"}});  // "app.long" is cut too
+  }
+  const auto evs = t.events();
+  REQUIRE(evs.size() == 2);
+  const auto& root = memory_tracer::by_name(evs, "root");
+  const auto& child = memory_tracer::by_name(evs, "child");
+  CHECK(root.raw("user") == "4");  // "user_name" did not take it over
+  CHECK(root.name() == "root");    // "namespace" would have become "name": refused
+  CHECK(root.has("service_name"));
+  CHECK(root.has("trace.trace_id"));
+  CHECK(root.has("duration_ms"));
+  CHECK_FALSE(child.has("abcd"));
+  CHECK(child.str("app.") == "cut");  // "app.long" cut to 4 bytes
+  const beeline::stats s = t.tracer.stats();
+  CHECK(s.truncated_keys == 4);  // user_id twice, abcdefgh, app.long
+  CHECK(s.dropped_fields == 2);  // user_name, namespace
+}
+
 TEST_CASE(
     "limits: fields past max_fields_per_span are refused and counted; replacing a field is always allowed") {
   beeline::config cfg;

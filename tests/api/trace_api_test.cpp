@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
 #include <span>
@@ -454,7 +457,111 @@ TEST_CASE("global: init, is_initialized, second init ignored, shutdown flushes a
   beeline::span none = beeline::start_trace("nothing");
   CHECK_FALSE(none.valid());
   CHECK(beeline::flush_sync(std::chrono::milliseconds(10)).complete);
+  CHECK(beeline::get_stats().exported == 2);  // the final counters of the tracer shutdown stopped
+}
+
+namespace {
+/// What `init` logged, and whether it configured the tracer, for a configuration with a capturing logger.
+struct init_outcome {
+  bool initialized = false;
+  std::vector<std::string> errors;
+};
+init_outcome try_init(beeline::config cfg) {
+  init_outcome out;
+  auto errors = std::make_shared<std::vector<std::string>>();
+  cfg.logger = [errors](beeline::log_level level, std::string_view m) {
+    if (level == beeline::log_level::error) errors->emplace_back(m);
+  };
+  out.initialized = beeline::init(cfg);
+  out.errors = *errors;
+  if (beeline::is_initialized()) beeline::shutdown();
+  return out;
+}
+}  // namespace
+
+TEST_CASE("global: init refuses an api_host, ca_file or jsonl_path it cannot use, saying why") {
+  REQUIRE_FALSE(beeline::is_initialized());
+  const auto refused = [](beeline::config cfg, const std::string& why) {
+    CAPTURE(why);
+    const init_outcome o = try_init(cfg);
+    CHECK_FALSE(o.initialized);
+    CHECK_FALSE(beeline::is_initialized());  // nothing goes to stdout instead
+    REQUIRE(o.errors.size() == 1);
+    CHECK(o.errors[0] == "init failed: " + why);
+    cfg.logger = [](beeline::log_level, std::string_view) {};
+    CHECK_THROWS_AS(beeline::init_or_throw(cfg), std::invalid_argument);
+    CHECK_THROWS_WITH(beeline::init_or_throw(cfg), why);
+    CHECK_FALSE(beeline::is_initialized());
+  };
+  beeline::config hc;
+  hc.write_key = "key";
+  hc.logger = [](beeline::log_level, std::string_view) {};
+
+  beeline::config cfg = hc;
+  cfg.api_host = "api.honeycomb.io";
+  refused(cfg, "bad api_host: no scheme in URL 'api.honeycomb.io'");
+  cfg.api_host = "ftp://api.honeycomb.io";
+  refused(cfg, "bad api_host: unsupported scheme in URL 'ftp://api.honeycomb.io'");
+  cfg.write_key.clear();  // without a key too: the user asked for that host
+  refused(cfg, "bad api_host: unsupported scheme in URL 'ftp://api.honeycomb.io'");
+
+  cfg = hc;
+  cfg.api_host = "https://127.0.0.1:9";
+  cfg.http.ca_file = "/nonexistent-dir/ca.pem";
+  refused(cfg, "honeycomb exporter: cannot read CA file /nonexistent-dir/ca.pem: No such file or directory");
+  const std::string not_pem = "/tmp/beeline-not-a-certificate-" + std::to_string(::getpid()) + ".pem";
+  {
+    std::FILE* f = std::fopen(not_pem.c_str(), "w");
+    REQUIRE(f);
+    std::fputs("not a certificate\n", f);
+    std::fclose(f);
+  }
+  cfg.http.ca_file = not_pem;
+  const init_outcome o = try_init(cfg);
+  std::remove(not_pem.c_str());
+  CHECK_FALSE(o.initialized);
+  REQUIRE(o.errors.size() == 1);
+  CHECK(o.errors[0].starts_with("init failed: honeycomb exporter: cannot load CA file " + not_pem + ": "));
+
+  cfg = beeline::config{};
+  cfg.jsonl_path = "/nonexistent-dir/spans.jsonl";
+  refused(cfg, "cannot open jsonl_path /nonexistent-dir/spans.jsonl: No such file or directory");
+
+  // A good configuration still initializes (and a later init may follow a refused one).
+  cfg.jsonl_path = "/dev/null";
+  const init_outcome ok = try_init(cfg);
+  CHECK(ok.initialized);
+  CHECK(ok.errors.empty());
+}
+
+TEST_CASE("global: get_stats after shutdown gives the final counters, until the next init") {
+  REQUIRE_FALSE(beeline::is_initialized());
+  beeline::config cfg;
+  cfg.exporter = std::make_shared<beeline::memory_exporter>();
+  cfg.presend = [](beeline::event& ev) {
+    if (ev.name() == "dropped") ev.drop();
+  };
+  REQUIRE(beeline::init(cfg));
+  { beeline::span kept = beeline::start_trace("kept"); }
+  { beeline::span dropped = beeline::start_trace("dropped"); }
+  beeline::span late = beeline::start_trace("late");  // still open when the tracer stops
+  CHECK(beeline::shutdown(std::chrono::seconds(5)).complete);
+  late.finish();
+
+  const beeline::stats s = beeline::get_stats();
+  CHECK(s.enqueued == 2);
+  CHECK(s.exported == 1);
+  CHECK(s.dropped_presend == 1);
+  CHECK(s.dropped_after_shutdown == 1);
+  CHECK(s.dropped() == 2);
+
+  // A new tracer starts from zero.
+  beeline::config next;
+  next.exporter = beeline::make_discard_exporter();
+  REQUIRE(beeline::init(next));
   CHECK(beeline::get_stats().exported == 0);
+  CHECK(beeline::get_stats().enqueued == 0);
+  CHECK(beeline::shutdown().complete);
 }
 
 TEST_CASE("global: init takes the write key, dataset and API host from the environment when not configured") {

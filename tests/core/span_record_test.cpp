@@ -25,11 +25,13 @@ struct fixture {
   span_record rec;
   std::atomic<std::uint64_t> truncated{0};
   std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> truncated_keys{0};
   field_limits limits;
-  field_counters counters{&truncated, &dropped};
+  field_counters counters{&truncated, &dropped, &truncated_keys};
 
-  explicit fixture(std::size_t max_fields = 512, std::size_t max_value_bytes = 64 * 1024)
-      : limits{max_fields, max_value_bytes} {}
+  explicit fixture(std::size_t max_fields = 512, std::size_t max_value_bytes = 64 * 1024,
+                   std::size_t max_key_bytes = 256)
+      : limits{max_fields, max_value_bytes, SIZE_MAX, max_key_bytes} {}
 
   void set(std::string_view k, field_value v) { set_field(rec, k, v, limits, counters); }
   void set_if_absent(std::string_view k, field_value v) { set_field_if_absent(rec, k, v, limits, counters); }
@@ -231,8 +233,8 @@ TEST_CASE("span_record: reserved keys cannot be set", "[span_record]") {
 }
 
 TEST_CASE("span_record: setting the same over-long key twice keeps one field", "[span_record]") {
-  // Keys are cut to max_value_bytes; a second set of the same key must replace, not add a duplicate key.
-  fixture fx(512, 4);
+  // Keys are cut to max_key_bytes; a second set of the same key must replace, not add a duplicate key.
+  fixture fx(512, 64 * 1024, 4);
   fx.set("abcdefgh", 1);
   fx.set("abcdefgh", 2);
   CHECK(fx.rec.fields.size() == 1);
@@ -241,11 +243,42 @@ TEST_CASE("span_record: setting the same over-long key twice keeps one field", "
 }
 
 TEST_CASE("span_record: an over-long key is removed by the key it was set with", "[span_record]") {
-  fixture fx(512, 4);
+  fixture fx(512, 64 * 1024, 4);
   fx.set("abcdefgh", 1);
   REQUIRE(fx.rec.fields.size() == 1);
+  CHECK_FALSE(remove_field(fx.rec, "abcdXYZ", fx.limits));  // cut alike, but another key
+  CHECK_FALSE(remove_field(fx.rec, "abcd", fx.limits));
   CHECK(remove_field(fx.rec, "abcdefgh", fx.limits));
   CHECK(fx.rec.fields.empty());
+}
+
+TEST_CASE("span_record: keys cut alike never take each other's field; tracer keys are never cut",
+          "[span_record]") {
+  fixture fx(512, 64 * 1024, 4);
+  fx.set("name", "n");          // longer than no bound here, but a tracer key is never cut anyway
+  fx.set("user_id", 1);         // cut to "user"
+  fx.set("user_name", 2);       // also "user": refused, the first keeps it
+  fx.set("user", 3);            // the key "user" itself is another key: refused too
+  fx.set("namespace", 4);       // would become "name": refused
+  fx.set("service_name_x", 5);  // would become "serv": allowed (not a tracer key)
+  fx.set("user_id", 6);         // the same key again replaces
+  CHECK(fx.keys() == std::vector<std::string>{"name", "user", "serv"});
+  CHECK(fx.get("name") == field_value("n"));
+  CHECK(fx.get("user") == field_value(6));
+  CHECK(fx.dropped == 3);
+  CHECK(fx.truncated_keys == 3);
+
+  fixture tiny(512, 64 * 1024, 2);
+  tiny.set("name", "kept whole");
+  tiny.set("trace.trace_id", "reserved: never stored");
+  tiny.set("\xC3\xA9t\xC3\xA9", 1);  // "été": cut at a UTF-8 boundary, to "\xC3\xA9"
+  CHECK(tiny.keys() == std::vector<std::string>{"name", "\xC3\xA9"});
+
+  fixture none(512, 64 * 1024, 0);
+  none.set("name", "kept");
+  none.set("k", 1);  // would become "": refused
+  CHECK(none.keys() == std::vector<std::string>{"name"});
+  CHECK(none.dropped == 1);
 }
 
 TEST_CASE("span_record: remove_field removes one field and keeps the order of the rest", "[span_record]") {

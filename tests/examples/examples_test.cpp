@@ -72,6 +72,48 @@ const span_fields& one(const std::vector<span_fields>& spans, const std::string&
   return *found;
 }
 
+/// The counters of http_server's "final counters: ..." line.
+struct final_counters {
+  unsigned long long queued = 0, exported = 0, dropped = 0, exporter_failures = 0, after_shutdown = 0;
+};
+
+final_counters final_counters_of(const std::string& err) {
+  final_counters c;
+  const auto at = err.find("final counters: ");
+  if (at == std::string::npos) FAIL("no final counters in: " << err);
+  if (std::sscanf(
+          err.c_str() + at,
+          "final counters: %llu spans queued, %llu exported, %llu dropped (%llu exporter failures, %*llu "
+          "queue full, %llu after shutdown",
+          &c.queued, &c.exported, &c.dropped, &c.exporter_failures, &c.after_shutdown) != 5)
+    FAIL("unreadable final counters in: " << err);
+  return c;
+}
+
+/// Sends `n` requests to 127.0.0.1:`port` on one keep-alive connection; the number answered 200.
+int send_requests(unsigned short port, int n) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  int ok = 0;
+  for (int i = 0; i < n; ++i) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/hello", 11};
+    req.set(bhttp::field::host, "localhost");
+    bhttp::write(stream, req);
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buffer, res);
+    ok += res.result_int() == 200;
+  }
+  return ok;
+}
+
+unsigned short listening_port(const child_process& p) {
+  const std::string err = p.err();
+  const auto port_at = err.find("listening on 127.0.0.1:") + std::strlen("listening on 127.0.0.1:");
+  return static_cast<unsigned short>(std::stoi(err.substr(port_at)));
+}
+
 }  // namespace
 
 TEST_CASE("examples: quickstart prints one trace of nested spans") {
@@ -169,6 +211,10 @@ TEST_CASE(
   CAPTURE(server.err());
   REQUIRE(status == 0);
   CHECK(server.err().find("flush complete") != std::string::npos);
+  const final_counters counters = final_counters_of(server.err());
+  CHECK(counters.queued > 0);
+  CHECK(counters.exported == counters.queued);
+  CHECK(counters.dropped == 0);
 
   // Every completed request's root span reached the sink, with its handler's child spans.
   std::set<std::string> delivered;
@@ -200,6 +246,34 @@ TEST_CASE(
     CHECK(children_by_trace[trace_of_request[id]] == 1);
   }
   CHECK(missing == 0);
+}
+
+TEST_CASE(
+    "examples: http_server with a backend that never answers keeps its export deadline and counts every "
+    "span") {
+  // The backend reads each request and never answers: nothing can be delivered.
+  beeline::test::loopback_server sink(
+      [](const beeline::test::recorded_request&) { return beeline::test::reply::never(); });
+  child_process server({BEELINE_EXAMPLE_HTTP_SERVER, "--port", "0", "--export-timeout", "1"},
+                       {"HONEYCOMB_WRITEKEY=example-key", "HONEYCOMB_API_HOST=" + sink.url()});
+  REQUIRE(server.wait_for_stderr("listening on 127.0.0.1:", 10s));
+  REQUIRE(send_requests(listening_port(server), 20) == 20);  // 40 spans: each request and its "render"
+  REQUIRE(sink.wait_for_requests(1, 10s));                   // the exporter is stuck on the first batch
+
+  const auto signalled = std::chrono::steady_clock::now();
+  server.signal(SIGTERM);
+  const int status = server.wait(20s);
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  CAPTURE(server.err());
+  CHECK(status == 1);  // not every span was delivered
+  // Draining takes no time (no connection is open); the export has 1 s for flush and shutdown together.
+  CHECK(took < 2500ms);
+  CHECK(server.err().find("flush timed out") != std::string::npos);
+  const final_counters c = final_counters_of(server.err());
+  CHECK(c.queued == 40);
+  CHECK(c.exported == 0);
+  CHECK(c.dropped == 40);  // every span is counted with its reason
+  CHECK(c.exporter_failures + c.after_shutdown == 40);
 }
 
 #ifdef BEELINE_EXAMPLE_HIGHLIGHT_SERVER

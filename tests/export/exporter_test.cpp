@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
 
 using beeline::test::exported;
 using beeline::test::memory_tracer;
@@ -74,19 +75,15 @@ TEST_CASE("jsonl: one JSON event per line, appended to the file") {
   std::remove(path.c_str());
 }
 
-TEST_CASE("jsonl: an unwritable path loses events with a counted, logged reason") {
+TEST_CASE("jsonl: a path that cannot be opened is refused when the tracer is made, saying why") {
   beeline::config cfg;
   cfg.jsonl_path = "/nonexistent-dir/x.jsonl";
-  std::vector<std::string> logged;
-  cfg.logger = [&](beeline::log_level, std::string_view m) { logged.emplace_back(m); };
-  beeline::tracer tr(cfg);
-  { beeline::span root = tr.start_trace("root"); }
-  const auto r = tr.flush_sync(std::chrono::seconds(5));
-  CHECK(r.complete);
-  CHECK(r.dropped == 1);
-  CHECK(tr.stats().dropped_exporter == 1);
-  REQUIRE_FALSE(logged.empty());
-  CHECK(logged.back().find("nonexistent-dir") != std::string::npos);
+  cfg.logger = [](beeline::log_level, std::string_view) {};
+  CHECK_THROWS_AS(beeline::tracer(cfg), std::invalid_argument);
+  CHECK_THROWS_WITH(beeline::tracer(cfg),
+                    "cannot open jsonl_path /nonexistent-dir/x.jsonl: No such file or directory");
+  CHECK_THROWS_WITH(beeline::make_jsonl_exporter("/nonexistent-dir/x.jsonl"),
+                    "cannot open jsonl_path /nonexistent-dir/x.jsonl: No such file or directory");
 }
 
 TEST_CASE("exporter: a throwing exporter loses its batch, counted; partial delivery is counted") {

@@ -675,6 +675,31 @@ TEST_CASE("highlight: H is one process-wide client; init twice keeps the first; 
   CHECK_FALSE(beeline::H::is_initialized());
 }
 
+TEST_CASE("highlight: H::init refuses a bad endpoint or CA file as beeline::init does, saying why") {
+  REQUIRE_FALSE(beeline::H::is_initialized());
+  const auto refused = [](hl::options o, const std::string& why) {
+    CAPTURE(why);
+    std::vector<std::string> errors;
+    o.logger = [&](beeline::log_level level, std::string_view m) {
+      if (level == beeline::log_level::error) errors.emplace_back(m);
+    };
+    CHECK_FALSE(beeline::H::init(o));
+    CHECK_FALSE(beeline::H::is_initialized());
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == "init failed: " + why);
+    CHECK_THROWS_AS(beeline::H::init_or_throw(o), std::invalid_argument);
+    CHECK_THROWS_WITH(beeline::H::init_or_throw(o), why);
+    CHECK_FALSE(beeline::H::is_initialized());
+  };
+  hl::options o;
+  o.project_id = "p";
+  o.otlp_endpoint = "otel.highlight.io:4318";
+  refused(o, "Highlight: bad otlp_endpoint: no scheme in URL 'otel.highlight.io:4318'");
+  o.otlp_endpoint = "https://127.0.0.1:9";
+  o.http.ca_file = "/nonexistent-dir/ca.pem";
+  refused(o, "OTLP exporter: cannot read CA file /nonexistent-dir/ca.pem: No such file or directory");
+}
+
 TEST_CASE("highlight: a down collector costs the caller nothing and is counted; a full queue drops") {
   auto opts = options_for(ok_server());  // the server is gone once this line ends
   opts.otlp_endpoint = "http://127.0.0.1:" + std::to_string(beeline::test::unused_port());
