@@ -96,6 +96,10 @@ struct config {
   std::string local_hostname;
   /// Diagnostics; default: warnings and errors to stderr.
   log_hook logger;
+  /// Repeated diagnostics of one kind (export failures by reason, export attempts that failed, spans dropped
+  /// for a full queue) are logged in full the first time, then summed up with counts at most once per
+  /// interval.
+  std::chrono::milliseconds log_interval{10000};
 };
 
 /// Whether a Honeycomb key is a classic key (libhoney's rule: empty, 32 hex, or a 64-char `hc?ic_` key).

@@ -32,6 +32,9 @@ class export_listener {
   /// One call per accepted batch, in the order the batches were accepted, from any thread. `error` says why
   /// when `failed > 0`.
   virtual void settled(std::size_t exported, std::size_t failed, std::string_view error) noexcept = 0;
+  /// A delivery attempt failed and will be retried (`error`: connection refused, TLS, the HTTP status and the
+  /// start of the body...), from any thread. For the log; the tracer rate-limits it.
+  virtual void attempt_failed(std::string_view error) noexcept { (void)error; }
 
  protected:
   ~export_listener() = default;

@@ -34,10 +34,12 @@ struct http_options {
   std::chrono::milliseconds connect_timeout{10000};  ///< resolve, connect and TLS handshake
   std::chrono::milliseconds request_timeout{10000};  ///< writing the request and reading the response
   std::size_t max_in_flight = 4;                     ///< requests outstanding (connections) at once
-  std::size_t max_response_bytes = 64 * 1024;        ///< a longer response body is not read (counted)
-  bool verify_peer = true;                           ///< verify the server's certificate and host name
-  std::string ca_file;  ///< PEM file of trusted CAs; empty: the system's default paths
-  bool gzip = false;    ///< compress request bodies (`Content-Encoding: gzip`)
+  /// A longer response body is not read (counted in `bad_responses`). Honeycomb's requests allow 128 bytes
+  /// per event if that is more: the response holds one status per event.
+  std::size_t max_response_bytes = 64 * 1024;
+  bool verify_peer = true;  ///< verify the server's certificate and host name
+  std::string ca_file;      ///< PEM file of trusted CAs; empty: the system's default paths
+  bool gzip = false;        ///< compress request bodies (`Content-Encoding: gzip`)
   retry_policy retry;
   /// Extra request headers (API keys, tenant ids).
   std::vector<std::pair<std::string, std::string>> headers;

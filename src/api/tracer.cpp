@@ -480,8 +480,7 @@ void tracer_core::process(std::vector<span_record*>& batch, std::vector<event>& 
     counters_.exported.fetch_add(exported, std::memory_order_relaxed);
     if (exported + pending < events.size()) {
       counters_.dropped_exporter.fetch_add(events.size() - exported - pending, std::memory_order_relaxed);
-      log(log_level::warning, fmt::format("exporter dropped {} of {} events: {}",
-                                          events.size() - exported - pending, events.size(), r.error));
+      log_export_failure(events.size() - exported - pending, events.size(), r.error);
     }
     if (pending) batches_submitted_.fetch_add(1, std::memory_order_acq_rel);
   }
@@ -492,16 +491,48 @@ void tracer_core::settled(std::size_t exported, std::size_t failed, std::string_
   counters_.exported.fetch_add(exported, std::memory_order_relaxed);
   if (failed) {
     counters_.dropped_exporter.fetch_add(failed, std::memory_order_relaxed);
-    try {
-      log(log_level::warning,
-          fmt::format("exporter dropped {} of {} events: {}", failed, exported + failed, error));
-    } catch (...) {
-    }
+    log_export_failure(failed, exported + failed, error);
   }
+  // The worker may be waiting inside the exporter: drops for a full queue are logged from here too.
+  log_queue_drops();
   batches_settled_.fetch_add(1, std::memory_order_acq_rel);
   // Flush completions run on the worker (never on the exporter's thread, where a slow one would hold up
   // every request): wake it to look. A stopping worker waits for settlements too.
   if (waiter_count_.load(std::memory_order_acquire) != 0 || stop_.load()) wake_.notify();
+}
+
+void tracer_core::attempt_failed(std::string_view error) noexcept {
+  try {
+    log_limiter_.note(log_sink_, log_level::warning, fmt::format("export attempt failed: {}", error), 1,
+                      "failed attempts", "",
+                      [&] { return fmt::format("export attempt failed, retrying: {}", error); });
+  } catch (...) {
+  }
+}
+
+void tracer_core::log_export_failure(std::size_t failed, std::size_t total, std::string_view error) noexcept {
+  try {
+    log_limiter_.note(
+        log_sink_, log_level::warning, fmt::format("exporter dropped events: {}", error), failed, "events",
+        "batches", [&] { return fmt::format("exporter dropped {} of {} events: {}", failed, total, error); });
+  } catch (...) {
+  }
+}
+
+void tracer_core::log_queue_drops() noexcept {
+  const std::uint64_t now = counters_.dropped_queue_full.load(std::memory_order_relaxed);
+  std::uint64_t seen = queue_drops_logged_.load(std::memory_order_relaxed);
+  while (seen < now && !queue_drops_logged_.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+  }
+  if (seen >= now) return;
+  const std::uint64_t dropped = now - seen;
+  try {
+    log_limiter_.note(
+        log_sink_, log_level::warning, "export queue full: spans dropped", dropped, "spans", "", [&] {
+          return fmt::format("export queue full ({} spans): dropped {} spans", queue_.capacity(), dropped);
+        });
+  } catch (...) {
+  }
 }
 
 void tracer_core::publish_progress() {
@@ -603,7 +634,7 @@ void tracer_core::run_worker() {
   };
   for (;;) {
     for (;;) {
-      const auto wake_at = std::min(next_send, earliest_waiter_deadline());
+      const auto wake_at = std::min({next_send, earliest_waiter_deadline(), log_limiter_.next_due()});
       if (must_work() || std::chrono::steady_clock::now() >= wake_at) break;
       const std::uint32_t seen = wake_.prepare();
       worker_sleeping_.store(true, std::memory_order_seq_cst);
@@ -616,6 +647,8 @@ void tracer_core::run_worker() {
     }
     const bool stopping = stop_.load();
     settled_seen = batches_settled_.load(std::memory_order_acquire);
+    log_queue_drops();
+    log_limiter_.tick(log_sink_);
     calibrate_clock();
     // Take what is waiting now, not what keeps arriving: under sustained load the loop must come back to
     // publish progress, or a flush would wait for a queue that never empties.
@@ -654,6 +687,9 @@ void tracer_core::run_worker() {
   } catch (...) {
     log(log_level::error, "exporter shutdown threw");
   }
+  // What is still only counted is logged now: nothing comes after.
+  log_queue_drops();
+  log_limiter_.tick(log_sink_, true);
   complete_waiters(true);
   {
     std::lock_guard lk(worker_exit_mutex_);

@@ -13,6 +13,7 @@
 #include "core/span_record.hpp"
 #include "core/tick_clock.hpp"
 #include "export/bounded_queue.hpp"
+#include "export/log_limiter.hpp"
 #include "export/wake_signal.hpp"
 
 #include <array>
@@ -181,6 +182,15 @@ class tracer_core final : private beeline::export_listener {
   std::atomic<std::uint64_t> batches_submitted_{0};
   std::atomic<std::uint64_t> batches_settled_{0};
   void settled(std::size_t exported, std::size_t failed, std::string_view error) noexcept override;
+  void attempt_failed(std::string_view error) noexcept override;
+  /// Logs (rate-limited) the events an exporter failed to deliver.
+  void log_export_failure(std::size_t failed, std::size_t total, std::string_view error) noexcept;
+  /// Logs (rate-limited) the spans dropped for a full queue since the last call. Producers only count them.
+  void log_queue_drops() noexcept;
+  // Repeated failures are summed up, not logged one by one (see log_limiter).
+  log_limiter log_limiter_{cfg_.log_interval};
+  log_limiter::sink log_sink_ = [this](log_level level, std::string_view message) { log(level, message); };
+  std::atomic<std::uint64_t> queue_drops_logged_{0};  // dropped_queue_full as of the last queue-drop line
   std::mutex waiters_mutex_;
   std::vector<flush_waiter> waiters_;  // guarded by waiters_mutex_
   bool waiters_closed_ = false;        // guarded by waiters_mutex_: the worker has exited

@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 
@@ -38,9 +39,17 @@ class honeycomb_exporter final : public detail::http_batch_exporter {
   /// Honeycomb's limit for a batch request is 5 MB; a body reaching this size ends its request.
   static constexpr std::size_t max_body_bytes = 4'500'000;
 
+  /// A response holds one status per event: `{"status":202}` is 15 bytes with its comma, a refusal with its
+  /// message a few dozen. The body read for a request is bounded by this much per event (at least the
+  /// options' `max_response_bytes`, at most `max_statuses_bytes`), so the statuses of a large batch are
+  /// always read.
+  static constexpr std::size_t status_bytes_per_event = 128;
+  static constexpr std::size_t max_statuses_bytes = 32 * 1024 * 1024;
+
   honeycomb_exporter(detail::http_target target, honeycomb_exporter_options options)
-      : http_batch_exporter(std::move(target), std::move(options.http)),
-        write_key_(std::move(options.write_key)) {}
+      : http_batch_exporter(std::move(target), options.http),
+        write_key_(std::move(options.write_key)),
+        max_response_bytes_(options.http.max_response_bytes) {}
 
   ~honeycomb_exporter() override { client_.shutdown(); }
 
@@ -91,6 +100,9 @@ class honeycomb_exporter final : public detail::http_batch_exporter {
       }
       parts.back().req.body.push_back(']');
     }
+    for (part& p : parts)
+      p.req.max_response_bytes = std::max(
+          max_response_bytes_, std::min(p.is_span->size() * status_bytes_per_event, max_statuses_bytes));
     const std::uint64_t seq = settle_.open(parts.size());
     std::size_t submitted = 0;
     try {
@@ -112,49 +124,70 @@ class honeycomb_exporter final : public detail::http_batch_exporter {
 
  private:
   // Reads Honeycomb's per-event statuses: `[{"status":202}, {"status":400,"error":"..."}]`, in request order.
+  // A span whose status cannot be read (no body, a body cut short or too large, not a status list, an entry
+  // missing) is counted as failed with the reason: never as exported, and never sent again (the 2xx says
+  // Honeycomb took the request; resending could duplicate it).
   void settle_response(std::uint64_t seq, std::size_t n, const std::vector<bool>& is_span,
                        const detail::http_outcome& o) {
     if (!o.delivered) return settle_failed(seq, n, o.error);
-    std::size_t accepted = n;
+    if (!o.body_complete)  // the client counted the bad response
+      return settle_failed(seq, n, "Honeycomb's per-event statuses unread: " + o.error);
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::array statuses;
+    if (parser.parse(simdjson::padded_string(o.body)).get_array().get(statuses) != simdjson::SUCCESS) {
+      unreadable_.fetch_add(1, std::memory_order_relaxed);
+      std::string start = o.body.substr(0, 100);
+      for (char& c : start)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+      return settle_failed(seq, n,
+                           "Honeycomb's response is not a list of per-event statuses: '" + start + "'");
+    }
+    std::size_t accepted = 0;
     std::size_t refused = 0;
+    std::size_t unknown = 0;
     std::string reason;
-    bool readable = false;
-    if (o.body_complete) {
-      thread_local simdjson::dom::parser parser;
-      simdjson::dom::array statuses;
-      if (parser.parse(simdjson::padded_string(o.body)).get_array().get(statuses) == simdjson::SUCCESS) {
-        readable = true;
-        std::size_t i = 0;
-        for (simdjson::dom::element entry : statuses) {
-          if (i == is_span.size()) break;
-          const bool span_entry = is_span[i++];
-          std::int64_t status = 0;
-          if (entry["status"].get_int64().get(status) != simdjson::SUCCESS) continue;
-          if (status >= 200 && status < 300) continue;
-          if (!span_entry) {  // a span event or link refused: counted on the wire, the span itself went
-            rejected_.fetch_add(1, std::memory_order_relaxed);
-            continue;
-          }
-          --accepted;
-          ++refused;
-          std::string_view message;
-          if (reason.empty()) {
-            reason = "Honeycomb refused events: status " + std::to_string(status);
-            // Honeycomb writes `error` (libhoney-js reads `err` and loses it).
-            if (entry["error"].get_string().get(message) == simdjson::SUCCESS ||
-                entry["err"].get_string().get(message) == simdjson::SUCCESS)
-              reason.append(": ").append(message.substr(0, 200));
-          }
-        }
+    std::size_t i = 0;
+    for (simdjson::dom::element entry : statuses) {
+      if (i == is_span.size()) break;
+      const bool span_entry = is_span[i++];
+      std::int64_t status = 0;
+      if (entry["status"].get_int64().get(status) != simdjson::SUCCESS) {
+        if (span_entry) ++unknown;
+        continue;
+      }
+      if (status >= 200 && status < 300) {
+        if (span_entry) ++accepted;
+        continue;
+      }
+      if (!span_entry) {  // a span event or link refused: counted on the wire, the span itself went
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      ++refused;
+      std::string_view message;
+      if (reason.empty()) {
+        reason = "Honeycomb refused events: status " + std::to_string(status);
+        // Honeycomb writes `error` (libhoney-js reads `err` and loses it).
+        if (entry["error"].get_string().get(message) == simdjson::SUCCESS ||
+            entry["err"].get_string().get(message) == simdjson::SUCCESS)
+          reason.append(": ").append(message.substr(0, 200));
       }
     }
-    // A 2xx whose body we cannot read: Honeycomb took the batch; resending would duplicate it. (A body the
-    // client could not read at all it has counted already.)
-    if (!readable && o.body_complete) unreadable_.fetch_add(1, std::memory_order_relaxed);
-    settle_delivered(seq, accepted, refused, reason);
+    const std::size_t listed = i;
+    for (; i < is_span.size(); ++i)  // no status at all
+      if (is_span[i]) ++unknown;
+    std::string unknown_reason;
+    if (unknown) {
+      unreadable_.fetch_add(1, std::memory_order_relaxed);
+      unknown_reason = "Honeycomb's response has no readable status for " + std::to_string(unknown) +
+                       " spans (" + std::to_string(listed) + " statuses for " +
+                       std::to_string(is_span.size()) + " events)";
+    }
+    settle_partly(seq, accepted, refused, reason, unknown, unknown_reason);
   }
 
   std::string write_key_;
+  std::size_t max_response_bytes_;
 };
 
 }  // namespace

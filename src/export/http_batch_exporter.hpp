@@ -20,7 +20,10 @@ class http_batch_exporter : public http_exporter {
   // the derived class, which is gone by the time this destructor runs.
   ~http_batch_exporter() override = default;
 
-  void start(export_listener& listener) override { settle_.start(listener); }
+  void start(export_listener& listener) override {
+    settle_.start(listener);
+    client_.on_retry([&listener](const std::string& error) { listener.attempt_failed(error); });
+  }
   void shutdown() override { client_.shutdown(); }
   void interrupt() noexcept override { client_.shutdown(); }
 
@@ -46,6 +49,18 @@ class http_batch_exporter : public http_exporter {
     sent_.fetch_add(accepted, std::memory_order_relaxed);
     rejected_.fetch_add(refused, std::memory_order_relaxed);
     settle_.complete(seq, accepted, refused, reason);
+  }
+
+  /// A part of batch `seq` was delivered: the backend took `accepted` of its spans and refused `refused`
+  /// (`reason`); the outcome of `unknown` more cannot be known (`unknown_reason`), so they count as failed.
+  void settle_partly(std::uint64_t seq, std::size_t accepted, std::size_t refused, const std::string& reason,
+                     std::size_t unknown, const std::string& unknown_reason) {
+    sent_.fetch_add(accepted, std::memory_order_relaxed);
+    rejected_.fetch_add(refused, std::memory_order_relaxed);
+    failed_.fetch_add(unknown, std::memory_order_relaxed);
+    std::string why = refused ? reason : std::string();
+    if (unknown) why += (why.empty() ? "" : "; ") + unknown_reason;
+    settle_.complete(seq, accepted, refused + unknown, why);
   }
 
   settle_queue settle_;

@@ -22,7 +22,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
@@ -82,7 +86,57 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   return std::chrono::seconds(at > now ? at - now : 0);
 }
 
+// The start of a response body for a log line: at most 200 bytes (cut at a UTF-8 boundary), control
+// characters as spaces, trimmed.
+std::string body_start(std::string_view body) {
+  std::size_t n = std::min<std::size_t>(body.size(), 200);
+  if (n < body.size())
+    while (n > 0 && (static_cast<unsigned char>(body[n]) & 0xC0) == 0x80)
+      --n;
+  std::string out(body.substr(0, n));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  const std::size_t first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return {};
+  out.erase(out.find_last_not_of(' ') + 1);
+  out.erase(0, first);
+  if (n < body.size()) out += "...";
+  return out;
+}
+
+std::mutex test_resolver_mutex;
+resolve_function test_resolver;  // guarded by test_resolver_mutex; empty: getaddrinfo
+
+// getaddrinfo with Asio's default flags (addresses of configured families only).
+void resolve_with_getaddrinfo(const std::string& host, const std::string& port,
+                              std::vector<tcp::endpoint>& out, std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* list = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &list);
+  if (rc != 0) {
+    error = rc == EAI_SYSTEM ? std::strerror(errno) : gai_strerror(rc);
+    return;
+  }
+  for (const addrinfo* a = list; a; a = a->ai_next) {
+    tcp::endpoint ep;
+    if (a->ai_addrlen > ep.capacity()) continue;
+    std::memcpy(ep.data(), a->ai_addr, a->ai_addrlen);
+    ep.resize(a->ai_addrlen);
+    out.push_back(ep);
+  }
+  ::freeaddrinfo(list);
+  if (out.empty()) error = "no addresses";
+}
+
 }  // namespace
+
+void set_resolve_function_for_tests(resolve_function f) {
+  std::lock_guard lk(test_resolver_mutex);
+  test_resolver = std::move(f);
+}
 
 std::optional<http_target> parse_http_url(std::string_view url, std::string& error) {
   http_target t;
@@ -146,6 +200,10 @@ class http_client::impl {
         ssl_ctx_(ssl::context::tls_client),
         work_(asio::make_work_guard(ioc_)),
         rng_(std::random_device{}()) {
+    {
+      std::lock_guard lk(test_resolver_mutex);
+      resolve_fn_ = test_resolver;
+    }
     if (opt_.max_in_flight == 0) opt_.max_in_flight = 1;
     if (opt_.retry.max_attempts < 1) opt_.retry.max_attempts = 1;
     host_header_ = target_.host.find(':') != std::string::npos ? "[" + target_.host + "]" : target_.host;
@@ -169,7 +227,14 @@ class http_client::impl {
     });
   }
 
-  ~impl() { shutdown(); }
+  ~impl() {
+    shutdown();
+    // A host name lookup still running on its thread finds nothing to report to.
+    std::lock_guard lk(gate_->mutex);
+    gate_->ioc = nullptr;
+  }
+
+  void on_retry(std::function<void(const std::string&)> observer) { on_retry_ = std::move(observer); }
 
   void submit(http_request request, std::function<void(http_outcome)> done) {
     if (opt_.gzip) {  // on the caller's thread (the export worker), before waiting for a slot
@@ -208,8 +273,6 @@ class http_client::impl {
     asio::post(ioc_, [this] {
       for (auto* t : timers_)
         t->cancel();
-      for (auto* r : resolvers_)
-        r->cancel();
       for (auto* c : open_)
         close(*c);
       idle_.clear();
@@ -273,25 +336,105 @@ class http_client::impl {
       transport_errors_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  awaitable<connection_ptr> connect(std::string& error) {
-    auto c = std::make_unique<connection>();
-    auto ex = co_await asio::this_coro::executor;
-    // The resolver cannot time out by itself: a timer cancels it (and so does shutdown).
-    auto resolver = std::make_shared<tcp::resolver>(ex);
-    auto deadline = std::make_shared<asio::steady_timer>(ex, opt_.connect_timeout);
-    deadline->async_wait([resolver](boost::system::error_code ec) {
-      if (!ec) resolver->cancel();
-    });
-    resolvers_.insert(resolver.get());
-    auto [rec, endpoints] = co_await resolver->async_resolve(target_.host, target_.port, nothrow);
-    resolvers_.erase(resolver.get());
-    deadline->cancel();
-    if (!rec && stopping()) rec = asio::error::operation_aborted;
-    if (rec) {
-      error = "resolve " + target_.host + ": " +
-              (is(rec, asio::error::operation_aborted) && !stopping() ? "timed out" : rec.message());
-      co_return nullptr;
+  // A host name lookup, shared by the connects waiting for it (client thread only). getaddrinfo cannot be
+  // interrupted, and Asio's resolver waits for it even when cancelled (its io_context too, when destroyed):
+  // the lookup runs on a thread of its own instead, and whoever stops waiting (a timeout, shutdown) just
+  // leaves.
+  struct resolution {
+    bool done = false;
+    std::vector<tcp::endpoint> endpoints;
+    std::string error;
+    std::set<asio::steady_timer*> waiters;  // woken (cancelled) when done
+  };
+  // Where a lookup thread posts its result; cleared before the io_context goes.
+  struct resolve_gate {
+    std::mutex mutex;
+    asio::io_context* ioc = nullptr;  // guarded by mutex
+  };
+
+  // Starts looking up the target's host on a thread of its own.
+  std::shared_ptr<resolution> start_resolution() {
+    auto r = std::make_shared<resolution>();
+    auto finish = [r, gate = gate_](std::vector<tcp::endpoint> endpoints, std::string error) {
+      std::lock_guard lk(gate->mutex);
+      if (!gate->ioc) return;  // the client is gone
+      asio::post(*gate->ioc, [r, endpoints = std::move(endpoints), error = std::move(error)]() mutable {
+        r->done = true;
+        r->endpoints = std::move(endpoints);
+        r->error = std::move(error);
+        for (auto* t : r->waiters)
+          t->cancel();
+      });
+    };
+    try {
+      std::thread([host = target_.host, port = target_.port, fn = resolve_fn_, finish]() mutable {
+        std::vector<tcp::endpoint> endpoints;
+        std::string error;
+        try {
+          if (fn) {
+            resolved_host h = fn(host);
+            error = std::move(h.error);
+            const auto port_number = static_cast<unsigned short>(std::stoul(port));
+            for (const std::string& a : h.addresses) {
+              boost::system::error_code ec;
+              const auto address = asio::ip::make_address(a, ec);
+              if (!ec) endpoints.emplace_back(address, port_number);
+            }
+            if (endpoints.empty() && error.empty()) error = "no addresses";
+          } else {
+            resolve_with_getaddrinfo(host, port, endpoints, error);
+          }
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
+        finish(std::move(endpoints), std::move(error));
+      }).detach();
+    } catch (const std::exception& e) {  // no thread to be had
+      r->done = true;
+      r->error = std::string("cannot start a lookup: ") + e.what();
     }
+    resolving_ = r;
+    return r;
+  }
+
+  // The target's addresses, within connect_timeout; empty with `error` set if not.
+  awaitable<std::vector<tcp::endpoint>> resolve(std::string& error) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(target_.host, ec);
+    if (!ec)
+      co_return std::vector<tcp::endpoint>{
+          tcp::endpoint(address, static_cast<unsigned short>(std::stoul(target_.port)))};
+    auto r = resolving_ && !resolving_->done ? resolving_ : start_resolution();
+    asio::steady_timer wait(co_await asio::this_coro::executor, opt_.connect_timeout);
+    r->waiters.insert(&wait);
+    timers_.insert(&wait);
+    bool expired = false;
+    while (!r->done && !stopping()) {
+      auto [wec] = co_await wait.async_wait(nothrow);
+      if (!wec) {
+        expired = true;
+        break;
+      }
+    }
+    r->waiters.erase(&wait);
+    timers_.erase(&wait);
+    if (stopping()) {
+      error = "resolve " + target_.host + ": interrupted by shutdown";
+    } else if (!r->done || expired) {
+      error = "resolve " + target_.host + ": timed out";
+    } else if (!r->error.empty()) {
+      error = "resolve " + target_.host + ": " + r->error;
+    } else {
+      co_return r->endpoints;
+    }
+    co_return std::vector<tcp::endpoint>{};
+  }
+
+  awaitable<connection_ptr> connect(std::string& error) {
+    auto ex = co_await asio::this_coro::executor;
+    const std::vector<tcp::endpoint> endpoints = co_await resolve(error);
+    if (endpoints.empty()) co_return nullptr;
+    auto c = std::make_unique<connection>();
     if (target_.tls) {
       c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ssl_ctx_);
     } else {
@@ -349,7 +492,8 @@ class http_client::impl {
       co_return;
     }
     bytes_sent_.fetch_add(r.body.size(), std::memory_order_relaxed);
-    beast::flat_buffer buffer(16 * 1024 + opt_.max_response_bytes);
+    const std::size_t max_body = r.max_response_bytes ? r.max_response_bytes : opt_.max_response_bytes;
+    beast::flat_buffer buffer(16 * 1024 + max_body);
     http::response_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     // No body limit yet: Beast would check a Content-Length against it while reading the header and fail
@@ -367,18 +511,18 @@ class http_client::impl {
     a.status = static_cast<int>(parser.get().result_int());
     if (const auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
       a.retry_after = parse_retry_after(std::string_view(it->value().data(), it->value().size()));
-    if (const auto length = parser.content_length(); length && *length > opt_.max_response_bytes) {
-      a.error = "response body of " + std::to_string(*length) + " bytes, over " +
-                std::to_string(opt_.max_response_bytes);
+    if (const auto length = parser.content_length(); length && *length > max_body) {
+      a.error = "response body of " + std::to_string(*length) + " bytes, over the limit of " +
+                std::to_string(max_body) + " (not read)";
       bad_responses_.fetch_add(1, std::memory_order_relaxed);
       co_return;  // not read; the connection is closed
     }
-    parser.body_limit(opt_.max_response_bytes);
+    parser.body_limit(max_body);
     auto [bec, bn] = co_await http::async_read(stream, buffer, parser, nothrow);
     if (bec) {
       a.error = "reading the response body: " + bec.message();
       if (is(bec, http::error::body_limit)) {
-        a.error = "response body over " + std::to_string(opt_.max_response_bytes) + " bytes";
+        a.error = "response body over the limit of " + std::to_string(max_body) + " bytes (not read)";
       } else {
         count_error(bec);
       }
@@ -468,33 +612,35 @@ class http_client::impl {
     slot_free_.notify_one();
   }
 
-  // Sends `r`, retrying as the options say; the outcome goes into `out`.
+  // Sends `r`, retrying as the options say; the outcome goes into `out`. A shutdown that cuts the retries
+  // short reports the last real failure, not the shutdown.
   awaitable<void> attempts(const http_request& r, http_outcome& out) {
     const auto start = std::chrono::steady_clock::now();
     bool fresh_retry_used = false;
+    std::string last_error;  // of the last attempt that failed
+    const auto cut_short = [&](std::string_view when) {
+      out.error = last_error.empty() ? "exporter shut down " + std::string(when)
+                                     : last_error + " (then shut down " + std::string(when) + ")";
+    };
     for (int n = 1;; ++n) {
       if (!setup_error_.empty()) {
         out.error = setup_error_;
         break;
       }
       if (stopping()) {  // started, or resumed, after shutdown began
-        out.error = "exporter shut down";
+        cut_short(n == 1 ? "before the request was sent" : "before the next attempt");
         break;
       }
       attempt a = co_await attempt_once(r);
       requests_.fetch_add(1, std::memory_order_relaxed);
-      if (stopping()) {
+      if (a.what == attempt::kind::response) count_status(a.status);
+      if (stopping() && !(a.what == attempt::kind::response && a.status >= 200 && a.status < 300)) {
+        if (a.what == attempt::kind::response) last_error = status_error(a);
         out.status = a.status;
-        out.error = "exporter shut down";
-        if (a.what == attempt::kind::response && a.status >= 200 && a.status < 300) {
-          out.delivered = true;
-          out.body = std::move(a.body);
-          out.body_complete = a.body_complete;
-        }
+        cut_short("before the backend answered");
         break;
       }
       if (a.what == attempt::kind::response) {
-        count_status(a.status);
         out.status = a.status;
         if (a.status >= 200 && a.status < 300) {
           // Delivered once the status says so, even if the body then failed: resending would duplicate.
@@ -504,7 +650,7 @@ class http_client::impl {
           out.error = std::move(a.error);
           break;
         }
-        out.error = "HTTP " + std::to_string(a.status);
+        out.error = status_error(a);
         const bool retryable = a.status == 429 || a.status == 502 || a.status == 503 || a.status == 504;
         if (!retryable) break;
       } else {
@@ -516,6 +662,7 @@ class http_client::impl {
           continue;
         }
       }
+      last_error = out.error;
       if (n >= opt_.retry.max_attempts) {
         out.error += " (gave up after " + std::to_string(n) + " attempts)";
         break;
@@ -532,16 +679,29 @@ class http_client::impl {
         out.error += " (retry budget spent)";
         break;
       }
+      if (on_retry_) {
+        try {
+          on_retry_(last_error);
+        } catch (...) {
+        }
+      }
       asio::steady_timer timer(co_await asio::this_coro::executor, wait);
       timers_.insert(&timer);
       co_await timer.async_wait(nothrow);
       timers_.erase(&timer);
       if (stopping()) {
-        out.error = "exporter shut down";
+        cut_short("before retrying");
         break;
       }
       retries_.fetch_add(1, std::memory_order_relaxed);
     }
+  }
+
+  // "HTTP 503: <the start of the body>".
+  static std::string status_error(const attempt& a) {
+    std::string e = "HTTP " + std::to_string(a.status);
+    if (const std::string start = body_start(a.body); !start.empty()) e += ": " + start;
+    return e;
   }
 
   http_target target_;
@@ -559,7 +719,15 @@ class http_client::impl {
   std::vector<connection_ptr> idle_;
   std::set<connection*> open_;
   std::set<asio::steady_timer*> timers_;
-  std::set<tcp::resolver*> resolvers_;
+  std::shared_ptr<resolution> resolving_;
+  std::function<void(const std::string&)> on_retry_;  // set before the first request
+
+  resolve_function resolve_fn_;  // empty: getaddrinfo
+  std::shared_ptr<resolve_gate> gate_ = [this] {
+    auto g = std::make_shared<resolve_gate>();
+    g->ioc = &ioc_;
+    return g;
+  }();
 
   std::mutex shutdown_mutex_;
   std::mutex mutex_;
@@ -583,6 +751,10 @@ void http_client::submit(http_request request, std::function<void(http_outcome)>
 
 void http_client::shutdown() {
   impl_->shutdown();
+}
+
+void http_client::on_retry(std::function<void(const std::string&)> observer) {
+  impl_->on_retry(std::move(observer));
 }
 
 http_exporter_stats http_client::stats() const {

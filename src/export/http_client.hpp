@@ -38,7 +38,22 @@ struct http_request {
   std::string path;  ///< appended to the target's base path
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// The largest response body read; 0: the options' `max_response_bytes`. (A Honeycomb batch's response
+  /// holds one status per event, so it grows with the batch.)
+  std::size_t max_response_bytes = 0;
 };
+
+/// The addresses (numeric text, IPv4 or IPv6) a host name resolves to, or why it does not.
+struct resolved_host {
+  std::vector<std::string> addresses;
+  std::string error;
+};
+/// Resolves a host name; may block (it runs on a thread of its own, which a client stops waiting for when it
+/// times out or shuts down).
+using resolve_function = std::function<resolved_host(const std::string& host)>;
+/// For tests: clients made from now on resolve host names with `f` instead of getaddrinfo (an empty function
+/// restores getaddrinfo). Numeric addresses are never resolved.
+void set_resolve_function_for_tests(resolve_function f);
 
 /// Sends requests on a thread of its own, with up to `max_in_flight` keep-alive connections.
 class http_client {
@@ -53,6 +68,10 @@ class http_client {
   void submit(http_request request, std::function<void(http_outcome)> done);
   /// Fails what is outstanding ("shut down") and stops the thread. Idempotent.
   void shutdown();
+
+  /// Called with the reason whenever an attempt failed and is to be retried (on the client's thread). Set it
+  /// before the first `submit`.
+  void on_retry(std::function<void(const std::string&)> observer);
 
   /// The transport's counters (the exporter adds its own event counts).
   http_exporter_stats stats() const;

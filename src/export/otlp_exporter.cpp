@@ -404,6 +404,10 @@ class otlp_exporter final : public detail::http_batch_exporter {
               !message.empty())
             reason.append(": ").append(message.substr(0, 200));
         }
+      } else {
+        // Counted as Honeycomb counts it; the spans count as exported: OTLP's 2xx means the whole request was
+        // taken unless a readable partial success says otherwise.
+        unreadable_.fetch_add(1, std::memory_order_relaxed);
       }
     }
     settle_delivered(seq, n - refused, refused, reason);

@@ -314,8 +314,8 @@ client_impl::client_impl(options o) : opt_(std::move(o)) {
     sources_ = std::make_unique<detail::source_context_cache>(opt_.error_source_context_cache_size_mb);
   const std::string resource_json = beeline::detail::otlp_resource_attributes(
       tracer_->service_name(), opt_.service_version, resource, host_name());
-  signals_ = std::make_unique<detail::signal_pipeline>(*target, opt_.http, resource_json,
-                                                       opt_.signal_queue_capacity, opt_.send_interval);
+  signals_ = std::make_unique<detail::signal_pipeline>(
+      *target, opt_.http, resource_json, opt_.signal_queue_capacity, opt_.send_interval, logger_);
   reaper_ = std::thread([this] {
     beeline::detail::name_this_thread("highlight-reap");
     reap();

@@ -123,11 +123,19 @@ void append_logs_request(std::string& out, const std::vector<log_record>& record
 
 signal_pipeline::signal_pipeline(beeline::detail::http_target target, http_options http,
                                  std::string resource_attributes, std::size_t capacity,
-                                 std::chrono::milliseconds interval)
+                                 std::chrono::milliseconds interval, log_hook logger,
+                                 std::chrono::milliseconds log_interval)
     : resource_(std::move(resource_attributes)),
       capacity_(capacity),
       interval_(interval),
+      logger_(std::move(logger)),
+      log_limiter_(log_interval),
       client_(std::move(target), std::move(http), "beeline-cpp/" BEELINE_VERSION_STRING) {
+  client_.on_retry([this](const std::string& error) {
+    log_limiter_.note(logger_, log_level::warning, "highlight export attempt failed: " + error, 1,
+                      "failed attempts", "",
+                      [&] { return "highlight export attempt failed, retrying: " + error; });
+  });
   thread_ = std::thread([this] {
     beeline::detail::name_this_thread("highlight-send");
     run();
@@ -191,6 +199,7 @@ void signal_pipeline::shutdown(std::chrono::steady_clock::time_point deadline) {
   }
   client_.shutdown();  // fails what is still in flight (`settled` counts it) and unblocks a waiting submit
   if (thread_.joinable()) thread_.join();
+  log_limiter_.tick(logger_, true);  // what was only counted so far
   std::lock_guard lock(mutex_);
   const std::uint64_t left = metrics_.size() + logs_.size();
   counts_.metrics_dropped += metrics_.size();
@@ -219,6 +228,7 @@ void signal_pipeline::run() {
     metrics.swap(metrics_);
     logs.swap(logs_);
     lock.unlock();
+    log_limiter_.tick(logger_);  // summaries that are due
     // Encoding and `submit` (which waits while too many requests are in flight) happen off the lock, so
     // pushes never wait for the network. Requests stay small enough for any collector's body limit.
     for (std::size_t i = 0; i < metrics.size(); i += max_records_per_request) {
@@ -244,10 +254,11 @@ void signal_pipeline::send_metrics(std::vector<metric_point> points) {
   append_metrics_request(req.body, points, resource_);
   const std::size_t n = points.size();
   try {
-    client_.submit(std::move(req),
-                   [this, n](beeline::detail::http_outcome o) { settled(true, n, o.delivered); });
-  } catch (const std::exception&) {
-    settled(true, n, false);
+    client_.submit(std::move(req), [this, n](beeline::detail::http_outcome o) { settled(true, n, o); });
+  } catch (const std::exception& e) {
+    beeline::detail::http_outcome o;
+    o.error = e.what();
+    settled(true, n, o);
   }
 }
 
@@ -258,19 +269,31 @@ void signal_pipeline::send_logs(std::vector<log_record> records) {
   append_logs_request(req.body, records, resource_);
   const std::size_t n = records.size();
   try {
-    client_.submit(std::move(req),
-                   [this, n](beeline::detail::http_outcome o) { settled(false, n, o.delivered); });
-  } catch (const std::exception&) {
-    settled(false, n, false);
+    client_.submit(std::move(req), [this, n](beeline::detail::http_outcome o) { settled(false, n, o); });
+  } catch (const std::exception& e) {
+    beeline::detail::http_outcome o;
+    o.error = e.what();
+    settled(false, n, o);
   }
 }
 
-void signal_pipeline::settled(bool metrics, std::size_t n, bool delivered) {
+void signal_pipeline::settled(bool metrics, std::size_t n, const beeline::detail::http_outcome& o) {
+  if (!o.delivered) {
+    try {
+      const std::string_view what = metrics ? "metric data points" : "log records";
+      log_limiter_.note(
+          logger_, log_level::warning, std::string("highlight dropped ") + std::string(what) + ": " + o.error,
+          n, what, "requests", [&] {
+            return "highlight dropped " + std::to_string(n) + " " + std::string(what) + ": " + o.error;
+          });
+    } catch (...) {
+    }
+  }
   std::lock_guard lock(mutex_);
   if (metrics)
-    (delivered ? counts_.metrics_exported : counts_.metrics_dropped) += n;
+    (o.delivered ? counts_.metrics_exported : counts_.metrics_dropped) += n;
   else
-    (delivered ? counts_.logs_exported : counts_.logs_dropped) += n;
+    (o.delivered ? counts_.logs_exported : counts_.logs_dropped) += n;
   done_ += n;
   settled_.notify_all();
 }

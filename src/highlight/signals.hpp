@@ -7,6 +7,7 @@
 #include <beeline/highlight.hpp>
 
 #include "export/http_client.hpp"
+#include "export/log_limiter.hpp"
 
 #include <condition_variable>
 #include <cstdint>
@@ -45,8 +46,11 @@ void append_logs_request(std::string& out, const std::vector<log_record>& record
 
 class signal_pipeline {
  public:
+  /// Failed sends are logged to `logger` as the tracer logs span export failures: in full the first time,
+  /// then summed up at most once per `log_interval`.
   signal_pipeline(beeline::detail::http_target target, http_options http, std::string resource_attributes,
-                  std::size_t capacity, std::chrono::milliseconds interval);
+                  std::size_t capacity, std::chrono::milliseconds interval, log_hook logger = {},
+                  std::chrono::milliseconds log_interval = config{}.log_interval);
   ~signal_pipeline();
   signal_pipeline(const signal_pipeline&) = delete;
   signal_pipeline& operator=(const signal_pipeline&) = delete;
@@ -70,7 +74,7 @@ class signal_pipeline {
   void run();
   void send_metrics(std::vector<metric_point> points);
   void send_logs(std::vector<log_record> records);
-  void settled(bool metrics, std::size_t n, bool delivered);
+  void settled(bool metrics, std::size_t n, const beeline::detail::http_outcome& o);
 
   std::string resource_;
   std::size_t capacity_;
@@ -88,6 +92,8 @@ class signal_pipeline {
   std::uint64_t done_ = 0;      // records settled
   counters counts_;
 
+  log_hook logger_;
+  beeline::detail::log_limiter log_limiter_;
   beeline::detail::http_client client_;
   std::thread thread_;
 };

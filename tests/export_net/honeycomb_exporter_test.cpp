@@ -3,6 +3,7 @@
 // shutdown keep their deadlines, that the application never waits for the network, and that after a backend
 // recovers every span not counted dropped arrives exactly once. Last, the batch body is compared with what
 // the real libhoney (npm, 4.3.1) sends for the same events.
+#include "export/http_client.hpp"
 #include "export_net/loopback_server.hpp"
 #include "support.hpp"
 
@@ -623,16 +624,21 @@ TEST_CASE("honeycomb net: a Retry-After beyond max_retry_after gives up at once"
   CHECK(t.log->contains("Retry-After"));
 }
 
-TEST_CASE("honeycomb net: a 200 with a garbage body counts as delivered and as one bad response") {
+TEST_CASE(
+    "honeycomb net: a 200 with a garbage body: not sent again, its spans counted failed with the reason") {
   loopback_server server([](const recorded_request&) { return reply::garbage(); });
   net_tracer t(fast_options(server.url()));
   t.produce(4);
   CHECK(t.tracer.flush_sync(5s).complete);
   const auto s = t.tracer.stats();
-  CHECK(s.exported == 4);  // Honeycomb took the batch: resending would duplicate it
-  CHECK(s.dropped_exporter == 0);
+  // Honeycomb took the request (resending could duplicate it), but whether it took each event is unknown.
+  CHECK(s.exported == 0);
+  CHECK(s.dropped_exporter == 4);
   const auto hs = t.exporter->stats();
+  CHECK(hs.events_failed == 4);
   CHECK(hs.bad_responses == 1);
+  INFO(t.log->all());
+  CHECK(t.log->contains("not a list of per-event statuses: '<html>this is not {json'"));
   CHECK(hs.status_2xx == 1);
   CHECK(hs.retries == 0);
   CHECK(server.request_count() == 1);
@@ -652,8 +658,8 @@ TEST_CASE("honeycomb net: a response body that never ends times out; the batch i
   CHECK(took >= 250);
   CHECK(took < 1500);
   const auto s = t.tracer.stats();
-  CHECK(s.exported == 4);  // the 200 status arrived
-  CHECK(s.dropped_exporter == 0);
+  CHECK(s.exported == 0);  // the 200 status arrived, the per-event statuses did not
+  CHECK(s.dropped_exporter == 4);
   const auto hs = t.exporter->stats();
   CHECK(hs.status_2xx == 1);
   CHECK(hs.timeouts == 1);
@@ -679,12 +685,15 @@ TEST_CASE("honeycomb net: a 200 announcing a body beyond max_response_bytes is n
   CHECK(ms_since(t0) < 1500);
   CHECK(server.request_count() == 1);
   const auto s = t.tracer.stats();
-  CHECK(s.exported == 4);
-  CHECK(s.dropped_exporter == 0);
+  CHECK(s.exported == 0);
+  CHECK(s.dropped_exporter == 4);
   const auto hs = t.exporter->stats();
   CHECK(hs.status_2xx == 1);
   CHECK(hs.retries == 0);
   CHECK(hs.bad_responses == 1);
+  INFO(t.log->all());
+  CHECK(
+      t.log->contains("per-event statuses unread: response body of 1000000 bytes, over the limit of 65536"));
 }
 
 TEST_CASE("honeycomb net: a 10 MB response is not read and the batch is not sent twice") {
@@ -697,8 +706,8 @@ TEST_CASE("honeycomb net: a 10 MB response is not read and the batch is not sent
   CHECK(ms_since(t0) < 1000);
   CHECK(server.request_count() == 1);
   const auto s = t.tracer.stats();
-  CHECK(s.exported == 4);
-  CHECK(s.dropped_exporter == 0);
+  CHECK(s.exported == 0);  // taken by the backend, but each event's status is unknown
+  CHECK(s.dropped_exporter == 4);
   const auto hs = t.exporter->stats();
   CHECK(hs.status_2xx == 1);
   CHECK(hs.retries == 0);
@@ -719,8 +728,8 @@ TEST_CASE("honeycomb net: a reset in the middle of a 200 response: delivered, co
   CHECK(t.tracer.flush_sync(5s).complete);
   CHECK(server.request_count() == 1);
   const auto s = t.tracer.stats();
-  CHECK(s.exported == 4);  // the 200 arrived before the reset
-  CHECK(s.dropped_exporter == 0);
+  CHECK(s.exported == 0);  // the 200 arrived before the reset, the per-event statuses did not
+  CHECK(s.dropped_exporter == 4);
   const auto hs = t.exporter->stats();
   CHECK(hs.status_2xx == 1);
   CHECK(hs.transport_errors == 1);
@@ -1428,4 +1437,308 @@ TEST_CASE("honeycomb net: shutdown keeps its deadline while the worker waits for
   const auto s = t.tracer.stats();
   CHECK(s.exported == 1);
   CHECK(s.exported + s.dropped() == 4);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Nothing lost without a count: per-event statuses of large batches
+
+TEST_CASE("honeycomb net: statuses of a batch beyond 64 KiB are read; every span is delivered or counted") {
+  // 50 spans with 100 span events each: 5,050 events per request, whose status list (~76 KB when every event
+  // is taken) is longer than the default max_response_bytes.
+  const bool refuse_some = GENERATE(false, true);
+  const auto refused = [refuse_some](std::size_t i) { return refuse_some && i % 2 == 1; };
+  loopback_server server([&](const recorded_request& r) {
+    return reply::honeycomb_statuses(r, refused, "event dropped: throttled");
+  });
+  beeline::config cfg;
+  cfg.batch_size = 50;
+  net_tracer t(fast_options(server.url()), cfg);
+  constexpr int spans = 150;
+  for (int i = 0; i < spans; ++i) {
+    beeline::span s = t.tracer.start_trace("big-" + std::to_string(i));
+    for (int k = 0; k < 100; ++k)
+      s.add_event("tick", {{"k", k}});
+    s.finish();
+  }
+  REQUIRE(t.tracer.flush_sync(10s).complete);
+  // What the backend took: the spans (not their span events) it answered 202 for.
+  std::size_t delivered = 0;
+  std::size_t largest_response = 0;
+  for (const recorded_request& r : server.requests()) {
+    const auto events = parse_batch(r.body);
+    largest_response = std::max(largest_response, reply::honeycomb_statuses(r, refused, "x").body.size());
+    for (std::size_t i = 0; i < events.size(); ++i)
+      if (events[i].data.count("meta.annotation_type") == 0 && !refused(i)) ++delivered;
+  }
+  CHECK(largest_response > 64 * 1024);
+  const auto s = t.tracer.stats();
+  const auto hs = t.exporter->stats();
+  INFO(t.log->all());
+  CHECK(s.exported == delivered);
+  CHECK(s.exported + s.dropped() == spans);  // produced = delivered + counted
+  CHECK(hs.bad_responses == 0);
+  if (refuse_some) {
+    CHECK(delivered < spans);
+    CHECK(s.dropped_exporter == spans - delivered);
+    CHECK(hs.events_rejected > s.dropped_exporter);  // span events refused too
+    CHECK(t.log->contains("event dropped: throttled"));
+  } else {
+    CHECK(delivered == spans);
+  }
+}
+
+TEST_CASE("honeycomb net: a status list with entries missing counts the spans without a status as failed") {
+  loopback_server server([](const recorded_request&) {
+    return reply::with_status(200, R"([{"status":202},{"status":202},{"nothing":1}])");
+  });
+  net_tracer t(fast_options(server.url()));
+  t.produce(5);
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  const auto s = t.tracer.stats();
+  CHECK(s.exported == 2);
+  CHECK(s.dropped_exporter == 3);
+  CHECK(t.exporter->stats().bad_responses == 1);
+  INFO(t.log->all());
+  CHECK(t.log->contains("no readable status for 3 spans (3 statuses for 5 events)"));
+}
+
+TEST_CASE(
+    "honeycomb net: a 200 whose body shutdown cuts off counts in status_2xx; its spans count as failed") {
+  loopback_server server([](const recorded_request&) { return reply::endless(50'000, 10); });
+  auto o = fast_options(server.url());
+  o.http.request_timeout = 10s;  // only shutdown ends the body's read
+  net_tracer t(o);
+  t.produce(4);
+  CHECK_FALSE(t.tracer.flush_sync(200ms).complete);
+  const auto t0 = clock_type::now();
+  CHECK_FALSE(t.tracer.shutdown(200ms).complete);
+  CHECK(ms_since(t0) < 1000);
+  const auto s = t.tracer.stats();
+  CHECK(s.exported == 0);
+  CHECK(s.dropped_exporter == 4);
+  const auto hs = t.exporter->stats();
+  CHECK(hs.status_2xx == 1);
+  CHECK(hs.requests == 1);
+  CHECK(server.request_count() == 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Logging: at once, with the reason, and rate-limited
+
+namespace {
+
+std::size_t lines_containing(log_lines& log, std::string_view text) {
+  std::lock_guard lk(log.m);
+  return static_cast<std::size_t>(
+      std::count_if(log.lines.begin(), log.lines.end(),
+                    [&](const std::string& l) { return l.find(text) != std::string::npos; }));
+}
+
+// The first number after `prefix` in the first line containing it; -1 if none.
+long long number_after(log_lines& log, std::string_view prefix) {
+  std::lock_guard lk(log.m);
+  for (const std::string& l : log.lines)
+    if (const auto at = l.find(prefix); at != std::string::npos)
+      return std::atoll(l.c_str() + at + prefix.size());
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("honeycomb net: a failing backend is logged once per reason and interval, with counts") {
+  loopback_server server([](const recorded_request&) { return reply::with_status(500, "internal error"); });
+  beeline::config cfg;
+  cfg.batch_size = 10;
+  cfg.log_interval = std::chrono::hours(1);
+  net_tracer t(fast_options(server.url()), cfg);
+  t.produce(200);
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  CHECK(t.tracer.stats().dropped_exporter == 200);
+  CHECK(server.request_count() >= 20);
+  INFO(t.log->all());
+  CHECK(lines_containing(*t.log, "HTTP 500") == 1);
+  const long long first = number_after(*t.log, "exporter dropped ");
+  CHECK(first > 0);
+  CHECK(t.log->contains("events: HTTP 500: internal error"));
+  // What was only counted is summed up when the tracer shuts down.
+  t.tracer.shutdown(1s);
+  CHECK(lines_containing(*t.log, "HTTP 500") == 2);
+  CHECK(number_after(*t.log, "exporter dropped events: HTTP 500: internal error (and ") == 200 - first);
+}
+
+TEST_CASE("honeycomb net: a failure reason quiet for an interval is logged in full again") {
+  loopback_server server([](const recorded_request&) { return reply::with_status(500, "internal error"); });
+  beeline::config cfg;
+  cfg.log_interval = 50ms;
+  net_tracer t(fast_options(server.url()), cfg);
+  t.produce(2);
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  std::this_thread::sleep_for(80ms);
+  t.produce(3);
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  INFO(t.log->all());
+  CHECK(t.log->contains("exporter dropped 2 of 2 events: HTTP 500: internal error"));
+  CHECK(t.log->contains("exporter dropped 3 of 3 events: HTTP 500: internal error"));
+}
+
+TEST_CASE(
+    "honeycomb net: spans dropped for a full queue are logged with their count, while the worker waits") {
+  loopback_server server([](const recorded_request&) { return reply::never(); });
+  auto o = fast_options(server.url());
+  o.http.max_in_flight = 1;
+  o.http.request_timeout = 300ms;
+  o.http.retry.max_attempts = 1;
+  beeline::config cfg;
+  cfg.queue_capacity = 64;
+  cfg.batch_size = 8;
+  cfg.log_interval = std::chrono::hours(1);
+  net_tracer t(o, cfg);
+  t.produce(2000);
+  REQUIRE(t.tracer.stats().dropped_queue_full > 0);
+  // The worker waits for the only connection; the drops are logged when a request settles.
+  CHECK(eventually([&] { return t.log->contains("export queue full"); }, 3s));
+  t.tracer.shutdown(200ms);
+  const auto s = t.tracer.stats();
+  INFO(t.log->all());
+  CHECK(lines_containing(*t.log, "export queue full") <= 2);
+  const long long first = number_after(*t.log, "export queue full (64 spans): dropped ");
+  const long long rest = number_after(*t.log, "export queue full: spans dropped (and ");
+  CHECK(first > 0);
+  CHECK(first + std::max(rest, 0LL) == static_cast<long long>(s.dropped_queue_full));
+}
+
+TEST_CASE(
+    "honeycomb net: the first failed attempt is logged at once with the status and the start of the body") {
+  std::atomic<int> seen{0};
+  loopback_server server([&](const recorded_request& r) {
+    return ++seen <= 2 ? reply::with_status(503, "overloaded, try later") : reply::honeycomb_ok(r);
+  });
+  net_tracer t(fast_options(server.url()));
+  t.produce(3);
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  CHECK(t.tracer.stats().exported == 3);
+  INFO(t.log->all());
+  CHECK(t.log->contains("export attempt failed, retrying: HTTP 503: overloaded, try later"));
+  CHECK(lines_containing(*t.log, "export attempt failed") == 1);  // the second within the interval: counted
+}
+
+TEST_CASE("honeycomb net: a refused connection is logged at the first attempt, and the final drop with it") {
+  const std::uint16_t port = beeline::test::unused_port();
+  auto o = fast_options("http://127.0.0.1:" + std::to_string(port));
+  o.http.retry.max_attempts = 3;
+  net_tracer t(o);
+  t.produce(5);
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  INFO(t.log->all());
+  CHECK(t.log->contains("export attempt failed, retrying: connect: Connection refused"));
+  CHECK(t.log->contains(
+      "exporter dropped 5 of 5 events: connect: Connection refused (gave up after 3 attempts)"));
+}
+
+TEST_CASE("honeycomb net: a shutdown that cuts retries short reports the backend's last error") {
+  loopback_server server([](const recorded_request&) { return reply::with_status(503, "maintenance"); });
+  auto o = fast_options(server.url());
+  o.http.retry.initial_backoff = 5s;
+  o.http.retry.max_backoff = 5s;
+  o.http.retry.max_elapsed = 30s;
+  net_tracer t(o);
+  t.produce(3);
+  CHECK_FALSE(t.tracer.flush_sync(200ms).complete);  // answered 503, waiting to retry
+  REQUIRE(server.request_count() == 1);
+  const auto t0 = clock_type::now();
+  CHECK_FALSE(t.tracer.shutdown(200ms).complete);
+  CHECK(ms_since(t0) < 1000);
+  CHECK(t.tracer.stats().dropped_exporter == 3);
+  INFO(t.log->all());
+  CHECK(t.log->contains(
+      "exporter dropped 3 of 3 events: HTTP 503: maintenance (then shut down before retrying)"));
+  CHECK_FALSE(t.log->contains("events: exporter shut down"));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Host name lookups
+
+namespace {
+
+/// While alive, clients made resolve host names with `f`.
+struct resolver_override {
+  explicit resolver_override(beeline::detail::resolve_function f) {
+    beeline::detail::set_resolve_function_for_tests(std::move(f));
+  }
+  ~resolver_override() { beeline::detail::set_resolve_function_for_tests({}); }
+};
+
+/// A lookup that blocks until released (or 10 s), then answers 127.0.0.1; counts its calls.
+struct blocking_lookup {
+  std::shared_ptr<std::promise<void>> release = std::make_shared<std::promise<void>>();
+  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+  beeline::detail::resolve_function function() const {
+    return [gate = release->get_future().share(), calls = calls](const std::string&) {
+      ++*calls;
+      gate.wait_for(10s);
+      return beeline::detail::resolved_host{{"127.0.0.1"}, {}};
+    };
+  }
+  ~blocking_lookup() { release->set_value(); }
+};
+
+}  // namespace
+
+TEST_CASE("honeycomb net: a host name is looked up and its address connected to") {
+  loopback_server server;
+  resolver_override r([](const std::string& host) {
+    beeline::detail::resolved_host h;
+    if (host == "collector.test")
+      h.addresses = {"127.0.0.1"};
+    else
+      h.error = "unknown host";
+    return h;
+  });
+  net_tracer t(fast_options("http://collector.test:" + std::to_string(server.port())));
+  t.produce(3);
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  CHECK(t.tracer.stats().exported == 3);
+  REQUIRE(server.request_count() == 1);
+  CHECK(server.requests()[0].header("Host") == "collector.test:" + std::to_string(server.port()));
+}
+
+TEST_CASE("honeycomb net: shutdown keeps its deadline while a host name lookup hangs") {
+  loopback_server server;
+  blocking_lookup lookup;
+  resolver_override r(lookup.function());
+  auto o = fast_options("http://slow-dns.test:" + std::to_string(server.port()));
+  o.http.connect_timeout = 10s;
+  net_tracer t(o);
+  t.produce(3);
+  CHECK_FALSE(t.tracer.flush_sync(100ms).complete);
+  REQUIRE(eventually([&] { return *lookup.calls == 1; }));
+  const auto t0 = clock_type::now();
+  CHECK_FALSE(t.tracer.shutdown(300ms).complete);
+  const auto took = ms_since(t0);
+  CHECK(took >= 250);
+  CHECK(took < 1000);
+  const auto s = t.tracer.stats();
+  CHECK(s.exported == 0);
+  CHECK(s.dropped_exporter == 3);
+  CHECK(server.request_count() == 0);
+}
+
+TEST_CASE("honeycomb net: a hanging host name lookup is bounded by connect_timeout; retries share it") {
+  loopback_server server;
+  blocking_lookup lookup;
+  resolver_override r(lookup.function());
+  auto o = fast_options("http://slow-dns.test:" + std::to_string(server.port()));
+  o.http.connect_timeout = 200ms;
+  o.http.retry.max_attempts = 2;
+  net_tracer t(o);
+  t.produce(3);
+  const auto t0 = clock_type::now();
+  REQUIRE(t.tracer.flush_sync(5s).complete);
+  CHECK(ms_since(t0) < 1500);
+  CHECK(t.tracer.stats().dropped_exporter == 3);
+  const auto hs = t.exporter->stats();
+  CHECK(hs.connect_failures == 2);
+  CHECK(*lookup.calls == 1);  // the retry waits for the lookup already running
+  INFO(t.log->all());
+  CHECK(t.log->contains("resolve slow-dns.test: timed out"));
 }

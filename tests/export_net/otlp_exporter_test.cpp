@@ -178,6 +178,19 @@ TEST_CASE("otlp: a failing backend is retried as for Honeycomb, and the batch ar
   CHECK(server.request_count() == 3);
 }
 
+TEST_CASE("otlp: a 200 whose body is not JSON counts as a bad response, as for Honeycomb") {
+  loopback_server server([](const recorded_request&) { return reply::garbage(); });
+  auto ex = beeline::make_otlp_exporter(options_for(server));
+  beeline::tracer tr(config_with(ex));
+  { beeline::span root = tr.start_trace("garbage answer"); }
+  REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+  // OTLP's 2xx takes the whole request unless a readable partial success says otherwise.
+  CHECK(tr.stats().exported == 1);
+  CHECK(ex->stats().status_2xx == 1);
+  CHECK(ex->stats().bad_responses == 1);
+  CHECK(server.request_count() == 1);
+}
+
 #ifdef BEELINE_OTLP_REF_SCRIPT
 // What OpenTelemetry JS sent for each reference span (ids, times and the telemetry.sdk values normalized;
 // `intValue` compared as a number) against what we send for a span with the same name, kind, attributes and

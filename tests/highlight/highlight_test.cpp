@@ -20,11 +20,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -845,4 +847,35 @@ TEST_CASE("highlight: metrics and logs follow the exporter's retry rules (503 re
   CHECK(s.metrics_exported == 1);
   CHECK(s.logs_exported == 0);
   CHECK(s.logs_dropped == 1);
+}
+
+TEST_CASE("highlight: failed metric and log sends are logged like span export failures, with the reason") {
+  loopback_server server([](const recorded_request& r) {
+    if (r.target == "/v1/traces") return reply::with_status(200, "{}");
+    return reply::with_status(500, "collector broke");
+  });
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto m = std::make_shared<std::mutex>();
+  auto opts = options_for(server);
+  opts.logger = [lines, m](beeline::log_level, std::string_view what) {
+    std::lock_guard lk(*m);
+    lines->emplace_back(what);
+  };
+  hl::client c(opts);
+  c.record_metric("", "m", 1);
+  c.log("hello", "info");
+  c.flush(2s);
+  CHECK(c.stats().metrics_dropped == 1);
+  CHECK(c.stats().logs_dropped == 1);
+  std::lock_guard lk(*m);
+  const auto has = [&](std::string_view text) {
+    return std::any_of(lines->begin(), lines->end(),
+                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  std::string all;
+  for (const auto& l : *lines)
+    all += l + "\n";
+  INFO(all);
+  CHECK(has("highlight dropped 1 metric data points: HTTP 500: collector broke"));
+  CHECK(has("highlight dropped 1 log records: HTTP 500: collector broke"));
 }
