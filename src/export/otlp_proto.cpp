@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -53,22 +54,29 @@ constexpr unsigned any_string = 1, any_bool = 2, any_int = 3, any_double = 4, an
 constexpr unsigned array_values = 1, kvlist_values = 1;
 }  // namespace field_no
 
-int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Hex digit values, -1 for anything else: ids are validated and decoded in one pass.
+constexpr auto hex_values = [] {
+  std::array<signed char, 256> t{};
+  t.fill(-1);
+  for (int c = '0'; c <= '9'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'A' + 10);
+  return t;
+}();
 
-bool is_hex(std::string_view s) noexcept {
-  for (char c : s)
-    if (hex_digit(c) < 0) return false;
-  return true;
-}
-
-void hex_to_bytes(std::string_view hex, char* out) noexcept {
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-    out[i / 2] = static_cast<char>(hex_digit(hex[i]) << 4 | hex_digit(hex[i + 1]));
+// Decodes an even number of hex digits; false (out partly written) if one is not a digit.
+bool decode_hex(std::string_view hex, char* out) noexcept {
+  int bad = 0;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const int hi = hex_values[static_cast<unsigned char>(hex[i])];
+    const int lo = hex_values[static_cast<unsigned char>(hex[i + 1])];
+    bad |= hi | lo;  // negative if either is -1
+    out[i / 2] = static_cast<char>((hi << 4) | (lo & 15));
+  }
+  return bad >= 0;
 }
 
 std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) noexcept {
@@ -91,12 +99,9 @@ void put_be64(char* out, std::uint64_t v) noexcept {
 
 void append_otlp_proto_trace_id(std::string& out, unsigned field, std::string_view id) {
   char bytes[16];
-  if (id.size() == 32 && is_hex(id)) {
-    hex_to_bytes(id, bytes);
-  } else if (id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' && is_hex(id.substr(2, 8)) &&
-             is_hex(id.substr(11))) {
-    hex_to_bytes(id.substr(2, 8), bytes);
-    hex_to_bytes(id.substr(11), bytes + 4);
+  if (id.size() == 32 && decode_hex(id, bytes)) {
+  } else if (id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' &&
+             decode_hex(id.substr(2, 8), bytes) && decode_hex(id.substr(11), bytes + 4)) {
   } else {
     put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
     put_be64(bytes + 8, fnv1a(id, 0x84222325cbf29ce4ull));
@@ -106,10 +111,7 @@ void append_otlp_proto_trace_id(std::string& out, unsigned field, std::string_vi
 
 void append_otlp_proto_span_id(std::string& out, unsigned field, std::string_view id) {
   char bytes[8];
-  if (id.size() == 16 && is_hex(id))
-    hex_to_bytes(id, bytes);
-  else
-    put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
+  if (id.size() != 16 || !decode_hex(id, bytes)) put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
   pb::append_bytes(out, field, {bytes, sizeof bytes});
 }
 
@@ -175,6 +177,35 @@ void append_any_json(std::string& out, const simdjson::dom::element& el) {
 }  // namespace
 
 void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_view key, field_value v) {
+  // Scalars (nearly every attribute): both lengths are known before writing, so nothing is patched.
+  std::size_t value_size = 0;
+  switch (v.kind()) {
+    case value_kind::boolean:
+      value_size = 2;
+      break;
+    case value_kind::integer:
+      value_size = 1 + pb::varint_size(static_cast<std::uint64_t>(v.as_int()));
+      break;
+    case value_kind::floating:
+      value_size = 9;
+      break;
+    case value_kind::string:
+      value_size = 1 + pb::varint_size(v.as_string().size()) + v.as_string().size();
+      break;
+    default:
+      break;
+  }
+  if (value_size) {
+    const std::size_t kv_size =
+        1 + pb::varint_size(key.size()) + key.size() + 1 + pb::varint_size(value_size) + value_size;
+    pb::append_tag(out, field, pb::len);
+    pb::append_varint(out, kv_size);
+    pb::append_bytes(out, field_no::key_value_key, key);
+    pb::append_tag(out, field_no::key_value_value, pb::len);
+    pb::append_varint(out, value_size);
+    append_otlp_proto_value(out, v);
+    return;
+  }
   const std::size_t mark = out.size();
   const std::size_t kv = pb::begin_message(out, field);
   pb::append_bytes(out, field_no::key_value_key, key);

@@ -32,6 +32,13 @@ inline void append_varint(std::string& out, std::uint64_t v) {
   out.append(buf, n);
 }
 
+inline std::size_t varint_size(std::uint64_t v) noexcept {
+  std::size_t n = 1;
+  for (; v >= 0x80; v >>= 7)
+    ++n;
+  return n;
+}
+
 inline void append_tag(std::string& out, unsigned field, wire_type type) {
   append_varint(out, (static_cast<std::uint64_t>(field) << 3) | type);
 }
