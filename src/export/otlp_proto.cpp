@@ -99,10 +99,10 @@ void put_be64(char* out, std::uint64_t v) noexcept {
 
 void append_otlp_proto_trace_id(std::string& out, unsigned field, std::string_view id) {
   char bytes[16];
-  if (id.size() == 32 && decode_hex(id, bytes)) {
-  } else if (id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' &&
-             decode_hex(id.substr(2, 8), bytes) && decode_hex(id.substr(11), bytes + 4)) {
-  } else {
+  const bool hex = id.size() == 32 && decode_hex(id, bytes);
+  const bool xray = !hex && id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' &&
+                    decode_hex(id.substr(2, 8), bytes) && decode_hex(id.substr(11), bytes + 4);
+  if (!hex && !xray) {
     put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
     put_be64(bytes + 8, fnv1a(id, 0x84222325cbf29ce4ull));
   }
