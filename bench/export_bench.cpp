@@ -1,6 +1,8 @@
 // Export cost: encoding spans into Honeycomb's batch body, and spans end to end through the queue, the worker
 // and HTTP into a loopback sink.
 //
+//   encode_otlp, encode_otlp_proto
+//                      the same spans as an OTLP ExportTraceServiceRequest, JSON and protobuf
 //   encode/honeycomb   append_event_json for a span with ten fields (four strings, three integers, two
 //   doubles,
 //                      a boolean) plus the tracer's own fields, as the Honeycomb exporter builds its body;
@@ -14,6 +16,7 @@
 #include <beeline/http_exporter.hpp>
 
 #include "export/otlp_json.hpp"
+#include "export/otlp_proto.hpp"
 
 #include "honeycomb_body.hpp"
 #include "loopback_sink.hpp"
@@ -51,13 +54,14 @@ void ten_field_span() {
                  {"cache.hit", false}});
 }
 
-enum class wire { honeycomb, otlp };
+enum class wire { honeycomb, otlp, otlp_proto };
 
 // Encodes each batch it receives `repeat` times and keeps the time that took.
 class encode_timer final : public beeline::exporter {
  public:
   explicit encode_timer(wire w) : wire_(w) {
-    resource_ = beeline::detail::otlp_resource_attributes("bench", "1.0", {}, "host");
+    resource_ = w == wire::otlp_proto ? beeline::detail::otlp_proto_resource("bench", "1.0", {}, "host")
+                                      : beeline::detail::otlp_resource_attributes("bench", "1.0", {}, "host");
   }
   beeline::export_result export_batch(std::span<const beeline::event> batch) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -65,6 +69,8 @@ class encode_timer final : public beeline::exporter {
       body_.clear();
       if (wire_ == wire::otlp) {
         beeline::detail::append_otlp_request(body_, batch, resource_);
+      } else if (wire_ == wire::otlp_proto) {
+        beeline::detail::append_otlp_proto_request(body_, batch, resource_);
       } else {
         bench::append_honeycomb_batch(body_, batch);
       }
@@ -113,8 +119,12 @@ void encode_honeycomb(benchmark::State& state) {
 void encode_otlp(benchmark::State& state) {
   encode(state, wire::otlp);
 }
+void encode_otlp_proto(benchmark::State& state) {
+  encode(state, wire::otlp_proto);
+}
 BENCHMARK(encode_honeycomb)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(encode_otlp)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(encode_otlp_proto)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // Spans at `rate` per second (0: as fast as one thread can), for one second per iteration.
 void e2e_honeycomb(benchmark::State& state) {

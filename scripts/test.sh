@@ -13,6 +13,9 @@ if [ ! -d tests/interop/highlight/node_modules ] || [ tests/interop/highlight/pa
   (cd tests/interop/highlight && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# The opentelemetry-proto Python package the OTLP protobuf encoder is checked against (a cached virtualenv).
+tests/interop/python/setup.sh >/dev/null
+
 for preset in default asan tsan; do
   echo "== $preset ==" >&2
   cmake --preset "$preset" >/dev/null

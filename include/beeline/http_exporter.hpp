@@ -1,4 +1,4 @@
-// Exporters that send spans over HTTP: Honeycomb's batch events API and OTLP/HTTP JSON.
+// Exporters that send spans over HTTP: Honeycomb's batch events API and OTLP/HTTP (JSON or protobuf).
 //
 // Both run on a thread of their own (one Boost.Beast HTTP/1.1 client per endpoint, keep-alive connections,
 // HTTPS with certificate verification), fed by the tracer's export worker. A dead, slow or misbehaving
@@ -82,18 +82,26 @@ struct honeycomb_exporter_options {
 };
 std::shared_ptr<http_exporter> make_honeycomb_exporter(honeycomb_exporter_options options);
 
-/// OTLP/HTTP with JSON bodies for traces: `POST {endpoint}/v1/traces`, one request per batch, as the OTLP
-/// specification describes it (and OpenTelemetry JS's exporter sends it). A span's fields become typed
-/// attributes (nested JSON as array and key-value list values); `span.kind` (`server`, `client`, `producer`,
-/// `consumer`, `internal`) sets the span kind; `status_code` / `status_message`, or an `error` field (what
-/// `span::record_exception` writes), set the status. Ids that are not hex of the right length (an upstream
-/// AWS or custom id) are mapped to hex deterministically. Partial success responses are counted.
+/// The OTLP/HTTP encoding of request and response bodies.
+enum class otlp_protocol {
+  http_json,      ///< `http/json`: `Content-Type: application/json`
+  http_protobuf,  ///< `http/protobuf`: `Content-Type: application/x-protobuf`
+};
+
+/// OTLP/HTTP for traces: `POST {endpoint}/v1/traces`, one request per batch, with JSON or protobuf bodies
+/// (`protocol`), as the OTLP specification describes them (and OpenTelemetry JS's exporters send them). A
+/// span's fields become typed attributes (nested JSON as array and key-value list values); `span.kind`
+/// (`server`, `client`, `producer`, `consumer`, `internal`) sets the span kind; `status_code` /
+/// `status_message`, or an `error` field (what `span::record_exception` writes), set the status. Ids that are
+/// not hex of the right length (an upstream AWS or custom id) are mapped deterministically. Partial success
+/// responses are read in either encoding and counted.
 struct otlp_exporter_options {
   std::string endpoint = "http://localhost:4318";  ///< `/v1/traces` is appended
   std::string service_name;        ///< resource `service.name`; empty: the spans' `service.name`
   std::string service_version;     ///< resource `service.version`, if not empty
   field_list resource_attributes;  ///< more resource attributes (`deployment.environment`, ...)
   http_options http;               ///< `http.headers` for API keys; `http.gzip` to compress
+  otlp_protocol protocol = otlp_protocol::http_json;  ///< the bodies' encoding (either may be gzipped)
 };
 std::shared_ptr<http_exporter> make_otlp_exporter(otlp_exporter_options options);
 

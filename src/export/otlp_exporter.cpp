@@ -6,6 +6,7 @@
 #include "export/ca_file.hpp"
 #include "export/http_batch_exporter.hpp"
 #include "export/otlp_json.hpp"
+#include "export/otlp_proto.hpp"
 
 #include <simdjson.h>
 
@@ -359,14 +360,19 @@ class otlp_exporter final : public detail::http_batch_exporter {
         service = s->as_string();
       if (const auto h = batch.front().get("meta.local_hostname"); h && h->kind() == value_kind::string)
         host = h->as_string();
-      resource_ = detail::otlp_resource_attributes(service, options_.service_version,
-                                                   options_.resource_attributes, host);
+      resource_ = protobuf() ? detail::otlp_proto_resource(service, options_.service_version,
+                                                           options_.resource_attributes, host)
+                             : detail::otlp_resource_attributes(service, options_.service_version,
+                                                                options_.resource_attributes, host);
     }
     detail::http_request req;
     req.path = "/v1/traces";
-    req.headers = {{"Content-Type", "application/json"}};
+    req.headers = {{"Content-Type", protobuf() ? "application/x-protobuf" : "application/json"}};
     req.body.reserve(batch.size() * 700 + resource_.size() + 128);
-    detail::append_otlp_request(req.body, batch, resource_);
+    if (protobuf())
+      detail::append_otlp_proto_request(req.body, batch, resource_);
+    else
+      detail::append_otlp_request(req.body, batch, resource_);
     const std::uint64_t seq = settle_.open(1);
     const std::size_t n = batch.size();
     try {
@@ -383,7 +389,15 @@ class otlp_exporter final : public detail::http_batch_exporter {
     if (!o.delivered) return settle_failed(seq, n, o.error);
     std::size_t refused = 0;
     std::string reason;
-    if (o.body_complete && !o.body.empty()) {
+    // The service answers in the request's encoding: an ExportTraceServiceResponse message.
+    if (protobuf() && o.body_complete && !o.body.empty()) {
+      if (const auto partial = detail::parse_otlp_proto_response(o.body); partial && partial->rejected > 0) {
+        refused = std::min<std::size_t>(static_cast<std::size_t>(partial->rejected), n);
+        reason = "OTLP partial success: " + std::to_string(refused) + " spans rejected";
+        if (!partial->error_message.empty())
+          reason.append(": ").append(partial->error_message.substr(0, 200));
+      }
+    } else if (o.body_complete && !o.body.empty()) {
       thread_local simdjson::dom::parser parser;
       simdjson::dom::element root;
       if (parser.parse(simdjson::padded_string(o.body)).get(root) == simdjson::SUCCESS) {
@@ -413,8 +427,10 @@ class otlp_exporter final : public detail::http_batch_exporter {
     settle_delivered(seq, n - refused, refused, reason);
   }
 
+  bool protobuf() const noexcept { return options_.protocol == otlp_protocol::http_protobuf; }
+
   otlp_exporter_options options_;
-  std::string resource_;  // worker thread only
+  std::string resource_;  // worker thread only; encoded as the requests are
 };
 
 }  // namespace

@@ -44,6 +44,13 @@ void append_metrics_request(std::string& out, const std::vector<metric_point>& p
 void append_logs_request(std::string& out, const std::vector<log_record>& records,
                          std::string_view resource_attributes);
 
+/// The same requests as OTLP protobuf (ExportMetricsServiceRequest, ExportLogsServiceRequest); `resource` is
+/// the Resource message's content (export/otlp_proto.hpp `otlp_proto_resource`).
+void append_metrics_request_proto(std::string& out, const std::vector<metric_point>& points,
+                                  std::string_view resource);
+void append_logs_request_proto(std::string& out, const std::vector<log_record>& records,
+                               std::string_view resource);
+
 class signal_pipeline {
  public:
   /// Failed sends are logged to `logger` as the tracer logs span export failures: in full the first time,

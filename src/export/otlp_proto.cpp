@@ -1,0 +1,469 @@
+// OTLP/HTTP protobuf traces: the same ExportTraceServiceRequest as otlp_exporter.cpp's JSON, in the binary
+// encoding (opentelemetry/proto/collector/trace/v1/trace_service.proto). Field numbers are those of
+// trace.proto, common.proto and resource.proto; fields at their default value are left out, as proto3 does.
+#include "export/otlp_proto.hpp"
+
+#include "core/json.hpp"
+
+#include <simdjson.h>
+
+#include <array>
+#include <bit>
+#include <chrono>
+#include <cstring>
+
+namespace beeline::detail {
+
+namespace pb {
+
+void end_message(std::string& out, std::size_t start) {
+  const std::size_t size = out.size() - start;
+  if (size < 0x80) {
+    out[start - 1] = static_cast<char>(size);
+    return;
+  }
+  char buf[10];
+  std::size_t n = 0;
+  for (std::uint64_t v = size; v >= 0x80; v >>= 7)
+    buf[n++] = static_cast<char>(static_cast<unsigned char>(v) | 0x80);
+  buf[n] = static_cast<char>(size >> (7 * n));
+  ++n;
+  out.insert(start, n - 1, '\0');  // within capacity, a move of the content; no allocation
+  std::memcpy(out.data() + start - 1, buf, n);
+}
+
+}  // namespace pb
+
+namespace {
+
+// Field numbers (trace.proto, common.proto, resource.proto, trace_service.proto).
+namespace field_no {
+constexpr unsigned request_resource_spans = 1;
+constexpr unsigned resource_spans_resource = 1, resource_spans_scope_spans = 2;
+constexpr unsigned resource_attributes = 1;
+constexpr unsigned scope_spans_scope = 1, scope_spans_spans = 2;
+constexpr unsigned scope_name = 1, scope_version = 2;
+constexpr unsigned span_trace_id = 1, span_span_id = 2, span_parent_span_id = 4, span_name = 5, span_kind = 6,
+                   span_start = 7, span_end = 8, span_attributes = 9, span_events = 11, span_links = 13,
+                   span_status = 15;
+constexpr unsigned event_time = 1, event_name = 2, event_attributes = 3;
+constexpr unsigned link_trace_id = 1, link_span_id = 2, link_attributes = 4;
+constexpr unsigned status_message = 2, status_code = 3;
+constexpr unsigned key_value_key = 1, key_value_value = 2;
+constexpr unsigned any_string = 1, any_bool = 2, any_int = 3, any_double = 4, any_array = 5, any_kvlist = 6;
+constexpr unsigned array_values = 1, kvlist_values = 1;
+}  // namespace field_no
+
+// Hex digit values, -1 for anything else: ids are validated and decoded in one pass.
+constexpr auto hex_values = [] {
+  std::array<signed char, 256> t{};
+  t.fill(-1);
+  for (int c = '0'; c <= '9'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'A' + 10);
+  return t;
+}();
+
+// Decodes an even number of hex digits; false (out partly written) if one is not a digit.
+bool decode_hex(std::string_view hex, char* out) noexcept {
+  int bad = 0;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const int hi = hex_values[static_cast<unsigned char>(hex[i])];
+    const int lo = hex_values[static_cast<unsigned char>(hex[i + 1])];
+    bad |= hi | lo;  // negative if either is -1
+    out[i / 2] = static_cast<char>((hi << 4) | (lo & 15));
+  }
+  return bad >= 0;
+}
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) noexcept {
+  std::uint64_t h = seed;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+void put_be64(char* out, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i)
+    out[i] = static_cast<char>(static_cast<unsigned char>(v >> (56 - 8 * i)));
+}
+
+// The id mapping of the JSON encoding (otlp_exporter.cpp), as bytes: hex ids as they are, an X-Ray root
+// (1-<8 hex>-<24 hex>) as its 32 digits, anything else as a stable hash.
+}  // namespace
+
+void append_otlp_proto_trace_id(std::string& out, unsigned field, std::string_view id) {
+  char bytes[16];
+  const bool hex = id.size() == 32 && decode_hex(id, bytes);
+  const bool xray = !hex && id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' &&
+                    decode_hex(id.substr(2, 8), bytes) && decode_hex(id.substr(11), bytes + 4);
+  if (!hex && !xray) {
+    put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
+    put_be64(bytes + 8, fnv1a(id, 0x84222325cbf29ce4ull));
+  }
+  pb::append_bytes(out, field, {bytes, sizeof bytes});
+}
+
+void append_otlp_proto_span_id(std::string& out, unsigned field, std::string_view id) {
+  char bytes[8];
+  if (id.size() != 16 || !decode_hex(id, bytes)) put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
+  pb::append_bytes(out, field, {bytes, sizeof bytes});
+}
+
+namespace {
+
+void append_double(std::string& out, unsigned field, double d) {
+  pb::append_fixed64(out, field, std::bit_cast<std::uint64_t>(d));
+}
+
+// A parsed JSON value as an AnyValue's content (the JSON encoding's append_any_json, in protobuf).
+void append_any_json(std::string& out, const simdjson::dom::element& el) {
+  using namespace field_no;
+  switch (el.type()) {
+    case simdjson::dom::element_type::ARRAY: {
+      const std::size_t array = pb::begin_message(out, any_array);
+      simdjson::dom::array items;
+      if (el.get_array().get(items) == simdjson::SUCCESS) {
+        for (const simdjson::dom::element item : items) {
+          const std::size_t value = pb::begin_message(out, array_values);
+          append_any_json(out, item);
+          pb::end_message(out, value);
+        }
+      }
+      pb::end_message(out, array);
+      break;
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      const std::size_t list = pb::begin_message(out, any_kvlist);
+      simdjson::dom::object members;
+      if (el.get_object().get(members) == simdjson::SUCCESS) {
+        for (const auto member : members) {
+          const std::size_t kv = pb::begin_message(out, kvlist_values);
+          pb::append_bytes(out, key_value_key, member.key);
+          const std::size_t value = pb::begin_message(out, key_value_value);
+          append_any_json(out, member.value);
+          pb::end_message(out, value);
+          pb::end_message(out, kv);
+        }
+      }
+      pb::end_message(out, list);
+      break;
+    }
+    case simdjson::dom::element_type::STRING:
+      pb::append_bytes(out, any_string, el.get_string().value_unsafe());
+      break;
+    case simdjson::dom::element_type::INT64:
+      pb::append_tag(out, any_int, pb::varint);
+      pb::append_varint(out, static_cast<std::uint64_t>(el.get_int64().value_unsafe()));
+      break;
+    case simdjson::dom::element_type::UINT64:
+    case simdjson::dom::element_type::DOUBLE:
+      append_double(out, any_double, el.get_double().value_unsafe());
+      break;
+    case simdjson::dom::element_type::BOOL:
+      pb::append_tag(out, any_bool, pb::varint);
+      out.push_back(el.get_bool().value_unsafe() ? '\1' : '\0');
+      break;
+    case simdjson::dom::element_type::NULL_VALUE:
+      break;  // an empty AnyValue
+  }
+}
+
+}  // namespace
+
+void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_view key, field_value v) {
+  // Scalars (nearly every attribute): both lengths are known before writing, so nothing is patched.
+  std::size_t value_size = 0;
+  switch (v.kind()) {
+    case value_kind::boolean:
+      value_size = 2;
+      break;
+    case value_kind::integer:
+      value_size = 1 + pb::varint_size(static_cast<std::uint64_t>(v.as_int()));
+      break;
+    case value_kind::floating:
+      value_size = 9;
+      break;
+    case value_kind::string:
+      value_size = 1 + pb::varint_size(v.as_string().size()) + v.as_string().size();
+      break;
+    default:
+      break;
+  }
+  if (value_size) {
+    const std::size_t kv_size =
+        1 + pb::varint_size(key.size()) + key.size() + 1 + pb::varint_size(value_size) + value_size;
+    pb::append_tag(out, field, pb::len);
+    pb::append_varint(out, kv_size);
+    pb::append_bytes(out, field_no::key_value_key, key);
+    pb::append_tag(out, field_no::key_value_value, pb::len);
+    pb::append_varint(out, value_size);
+    append_otlp_proto_value(out, v);
+    return;
+  }
+  const std::size_t mark = out.size();
+  const std::size_t kv = pb::begin_message(out, field);
+  pb::append_bytes(out, field_no::key_value_key, key);
+  const std::size_t value = pb::begin_message(out, field_no::key_value_value);
+  if (!append_otlp_proto_value(out, v)) {
+    out.resize(mark);
+    return;
+  }
+  pb::end_message(out, value);
+  pb::end_message(out, kv);
+}
+
+void append_otlp_proto_scope(std::string& out, unsigned field) {
+  const std::size_t scope = pb::begin_message(out, field);
+  pb::append_bytes(out, field_no::scope_name, "beeline-cpp");
+  pb::append_bytes(out, field_no::scope_version, BEELINE_VERSION_STRING);
+  pb::end_message(out, scope);
+}
+
+namespace {
+
+// Fields that are not attributes (as in otlp_exporter.cpp): the span's name, kind or status, or the
+// resource's.
+bool reserved_for_otlp(std::string_view key) noexcept {
+  return key == "name" || key == "span.kind" || key == "status_code" || key == "status_message" ||
+         key == "service_name" || key == "service.name" || key == "meta.beeline_version" ||
+         key == "meta.local_hostname";
+}
+
+std::uint64_t unix_nanos(std::chrono::system_clock::time_point t) noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+}  // namespace
+
+int otlp_span_kind(std::string_view kind) noexcept;  // otlp_exporter.cpp
+
+bool append_otlp_proto_value(std::string& out, field_value v) {
+  using namespace field_no;
+  switch (v.kind()) {
+    case value_kind::null:
+      return false;
+    case value_kind::boolean:
+      pb::append_tag(out, any_bool, pb::varint);
+      out.push_back(v.as_bool() ? '\1' : '\0');
+      return true;
+    case value_kind::integer:
+      pb::append_tag(out, any_int, pb::varint);
+      pb::append_varint(out, static_cast<std::uint64_t>(v.as_int()));
+      return true;
+    case value_kind::floating:
+      append_double(out, any_double, v.as_double());
+      return true;
+    case value_kind::string:
+      pb::append_bytes(out, any_string, v.as_string());
+      return true;
+    case value_kind::json: {
+      thread_local simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      if (parse_json(parser, v.as_string(), root) != simdjson::SUCCESS) return false;
+      append_any_json(out, root);
+      return true;
+    }
+  }
+  return false;
+}
+
+void append_otlp_proto_span(std::string& out, unsigned field_number, const event& ev) {
+  using namespace field_no;
+  const std::size_t span = pb::begin_message(out, field_number);
+  append_otlp_proto_trace_id(out, span_trace_id, ev.trace_id());
+  append_otlp_proto_span_id(out, span_span_id, ev.span_id());
+  if (const std::string_view parent = ev.parent_id(); !parent.empty())
+    append_otlp_proto_span_id(out, span_parent_span_id, parent);
+  pb::append_bytes(out, span_name, ev.name());
+  int kind = 1;
+  if (const auto k = ev.get("span.kind"); k && k->kind() == value_kind::string)
+    kind = otlp_span_kind(k->as_string());
+  pb::append_tag(out, span_kind, pb::varint);
+  pb::append_varint(out, static_cast<std::uint64_t>(kind));
+  const std::uint64_t start = unix_nanos(ev.timestamp());
+  pb::append_fixed64(out, span_start, start);
+  pb::append_fixed64(
+      out, span_end,
+      start + static_cast<std::uint64_t>(
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(ev.duration()).count()));
+  for (std::size_t i = 0; i < ev.field_count(); ++i) {
+    const beeline::field f = ev.field_at(i);
+    if (!reserved_for_otlp(f.key)) append_otlp_proto_attribute(out, span_attributes, f.key, f.value);
+  }
+  for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
+    const annotation_view a = ev.annotation_at(i);
+    if (a.is_link()) continue;
+    const std::size_t event = pb::begin_message(out, span_events);
+    pb::append_fixed64(out, event_time, unix_nanos(a.timestamp()));
+    pb::append_bytes(out, event_name, a.name());
+    for (std::size_t k = 0; k < a.field_count(); ++k) {
+      const beeline::field f = a.field_at(k);
+      append_otlp_proto_attribute(out, event_attributes, f.key, f.value);
+    }
+    pb::end_message(out, event);
+  }
+  for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
+    const annotation_view a = ev.annotation_at(i);
+    if (!a.is_link()) continue;
+    const std::size_t link = pb::begin_message(out, span_links);
+    append_otlp_proto_trace_id(out, link_trace_id, a.linked_trace_id());
+    append_otlp_proto_span_id(out, link_span_id, a.linked_span_id());
+    for (std::size_t k = 0; k < a.field_count(); ++k) {
+      const beeline::field f = a.field_at(k);
+      append_otlp_proto_attribute(out, link_attributes, f.key, f.value);
+    }
+    pb::end_message(out, link);
+  }
+  // Status: explicit fields first, else an error recorded on the span (as the JSON encoding).
+  int code = 0;
+  std::string_view message;
+  if (const auto c = ev.get("status_code");
+      c && c->kind() == value_kind::integer && c->as_int() >= 0 && c->as_int() <= 2) {
+    code = static_cast<int>(c->as_int());
+    if (const auto m = ev.get("status_message"); m && m->kind() == value_kind::string)
+      message = m->as_string();
+  } else if (const auto e = ev.get("error"); e && !e->is_null()) {
+    code = 2;
+    if (const auto d = ev.get("error_detail"); d && d->kind() == value_kind::string)
+      message = d->as_string();
+    else if (e->kind() == value_kind::string)
+      message = e->as_string();
+  }
+  const std::size_t status = pb::begin_message(out, span_status);
+  if (!message.empty()) pb::append_bytes(out, status_message, message);
+  if (code != 0) {
+    pb::append_tag(out, status_code, pb::varint);
+    pb::append_varint(out, static_cast<std::uint64_t>(code));
+  }
+  pb::end_message(out, status);
+  pb::end_message(out, span);
+}
+
+void append_otlp_proto_request(std::string& out, std::span<const event> batch, std::string_view resource) {
+  using namespace field_no;
+  const std::size_t resource_spans = pb::begin_message(out, request_resource_spans);
+  pb::append_bytes(out, resource_spans_resource, resource);
+  const std::size_t scope_spans = pb::begin_message(out, resource_spans_scope_spans);
+  append_otlp_proto_scope(out, scope_spans_scope);
+  for (const event& ev : batch)
+    append_otlp_proto_span(out, scope_spans_spans, ev);
+  pb::end_message(out, scope_spans);
+  pb::end_message(out, resource_spans);
+}
+
+std::string otlp_proto_resource(std::string_view service_name, std::string_view service_version,
+                                const field_list& extra, std::string_view host_name) {
+  std::string out;
+  const auto add = [&](std::string_view key, field_value v) {
+    append_otlp_proto_attribute(out, field_no::resource_attributes, key, v);
+  };
+  add("service.name", service_name);
+  add("telemetry.sdk.language", "cpp");
+  add("telemetry.sdk.name", "beeline-cpp");
+  add("telemetry.sdk.version", BEELINE_VERSION_STRING);
+  if (!service_version.empty()) add("service.version", service_version);
+  if (!host_name.empty()) add("host.name", host_name);
+  for (const owned_field& f : extra)
+    add(f.key, f.value.view());
+  return out;
+}
+
+namespace {
+
+// A bounded reader over protobuf bytes: every read checks what is left; a malformed input sets `failed`.
+struct pb_reader {
+  const unsigned char* p;
+  const unsigned char* end;
+  bool failed = false;
+
+  bool done() const noexcept { return p == end || failed; }
+
+  std::uint64_t varint() noexcept {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p == end) break;
+      const unsigned char b = *p++;
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    failed = true;  // truncated, or longer than ten bytes
+    return 0;
+  }
+
+  std::string_view bytes() noexcept {
+    const std::uint64_t n = varint();
+    if (failed || n > static_cast<std::uint64_t>(end - p)) {
+      failed = true;
+      return {};
+    }
+    const std::string_view s(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+    p += n;
+    return s;
+  }
+
+  void skip(unsigned type) noexcept {
+    const auto advance = [&](std::size_t n) {
+      if (static_cast<std::size_t>(end - p) < n)
+        failed = true;
+      else
+        p += n;
+    };
+    switch (type) {
+      case pb::varint:
+        varint();
+        break;
+      case pb::i64:
+        advance(8);
+        break;
+      case pb::len:
+        bytes();
+        break;
+      case pb::i32:
+        advance(4);
+        break;
+      default:  // groups (3, 4) are not used by OTLP; 6 and 7 do not exist
+        failed = true;
+    }
+  }
+};
+
+}  // namespace
+
+std::optional<otlp_partial_success> parse_otlp_proto_response(std::string_view body) noexcept {
+  const auto* begin = reinterpret_cast<const unsigned char*>(body.data());
+  pb_reader response{begin, begin + body.size()};
+  otlp_partial_success result;
+  while (!response.done()) {
+    const std::uint64_t tag = response.varint();
+    if (response.failed || (tag >> 3) == 0) return std::nullopt;
+    if (tag == (1u << 3 | pb::len)) {  // partial_success; a repeated message field merges
+      const std::string_view inner = response.bytes();
+      const auto* ip = reinterpret_cast<const unsigned char*>(inner.data());
+      pb_reader partial{ip, ip + inner.size()};
+      while (!partial.done()) {
+        const std::uint64_t t = partial.varint();
+        if (partial.failed || (t >> 3) == 0) return std::nullopt;
+        if (t == (1u << 3 | pb::varint))
+          result.rejected = static_cast<std::int64_t>(partial.varint());
+        else if (t == (2u << 3 | pb::len))
+          result.error_message = partial.bytes();
+        else
+          partial.skip(static_cast<unsigned>(t & 7));
+      }
+      if (partial.failed) return std::nullopt;
+    } else {
+      response.skip(static_cast<unsigned>(tag & 7));
+    }
+  }
+  if (response.failed) return std::nullopt;
+  return result;
+}
+
+}  // namespace beeline::detail

@@ -1,0 +1,120 @@
+// The OTLP exporter with `protocol = http_protobuf` against the loopback server: the request's content type
+// and gzip, its body decoded by the official schema (the opentelemetry-proto Python package,
+// tests/interop/otlp_proto_decode.py), and a protobuf partial success counted.
+#include <beeline/beeline.hpp>
+#include <beeline/http_exporter.hpp>
+
+#include "export_net/loopback_server.hpp"
+
+#include <simdjson.h>
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+using beeline::test::loopback_server;
+using beeline::test::recorded_request;
+using beeline::test::reply;
+
+namespace {
+
+std::string run(const std::string& command, int& status) {
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;)
+    out.append(buf, n);
+  status = pclose(pipe);
+  return out;
+}
+
+// The request body as the official schema reads it, in OTLP/JSON form.
+std::string decode_traces(std::string_view body) {
+  int status = 0;
+  std::string python = run("sh '" BEELINE_OTLP_PYTHON_SETUP "'", status);
+  REQUIRE(status == 0);
+  while (!python.empty() && python.back() == '\n')
+    python.pop_back();
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("beeline-otlp-body-" + std::to_string(std::random_device{}()) + ".pb");
+  std::ofstream(file, std::ios::binary).write(body.data(), static_cast<std::streamsize>(body.size()));
+  std::string decoded =
+      run(python + " '" BEELINE_OTLP_PROTO_DECODE "' decode traces '" + file.string() + "'", status);
+  std::filesystem::remove(file);
+  REQUIRE(status == 0);
+  return decoded;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "otlp: http/protobuf bodies, gzipped, decode with the official schema; a protobuf partial "
+    "success is counted",
+    "[interop]") {
+  // ExportTraceServiceResponse{partial_success{rejected_spans: 1, error_message: "too old"}}
+  const std::string partial("\x0a\x0b\x08\x01\x12\x07too old", 13);
+  loopback_server server([&](const recorded_request&) { return reply::with_status(200, partial); });
+  beeline::otlp_exporter_options o;
+  o.endpoint = server.url();
+  o.protocol = beeline::otlp_protocol::http_protobuf;
+  o.http.gzip = true;
+  o.http.request_timeout = std::chrono::seconds(5);
+  auto ex = beeline::make_otlp_exporter(o);
+  beeline::config cfg;
+  cfg.service_name = "proto-net-test";
+  cfg.exporter = ex;
+  cfg.logger = [](beeline::log_level, std::string_view) {};
+  beeline::tracer tr(cfg);
+  {
+    beeline::span root = tr.start_trace("GET /", {{"span.kind", "server"}, {"http.status_code", 200}});
+    beeline::span child = beeline::start_span("query", {{"rows", 3}});
+  }
+  REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+  const auto reqs = server.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].target == "/v1/traces");
+  CHECK(reqs[0].header("Content-Type") == "application/x-protobuf");
+  CHECK(reqs[0].header("Content-Encoding") == "gzip");
+
+  simdjson::dom::parser parser;
+  const simdjson::dom::element request = parser.parse(decode_traces(beeline::test::gunzip(reqs[0].body)));
+  const simdjson::dom::element resource = request["resourceSpans"].at(0)["resource"]["attributes"];
+  CHECK(simdjson::minify(resource.at(0)) ==
+        R"({"key":"service.name","value":{"stringValue":"proto-net-test"}})");
+  const simdjson::dom::array spans = request["resourceSpans"].at(0)["scopeSpans"].at(0)["spans"];
+  REQUIRE(spans.size() == 2);
+  // Children finish first.
+  CHECK(std::string_view(spans.at(0)["name"].get_string().value()) == "query");
+  CHECK(std::string_view(spans.at(1)["name"].get_string().value()) == "GET /");
+  CHECK(spans.at(1)["kind"].get_int64().value() == 2);
+  CHECK(spans.at(0)["parentSpanId"].get_string().value() == spans.at(1)["spanId"].get_string().value());
+
+  // The backend refused one span: counted as dropped, with the reason.
+  CHECK(ex->stats().events_rejected == 1);
+  CHECK(ex->stats().events_sent == 1);
+  CHECK(tr.stats().dropped_exporter == 1);
+}
+
+TEST_CASE("otlp: http/json stays the default, with application/json bodies") {
+  loopback_server server([](const recorded_request&) { return reply::with_status(200, "{}"); });
+  beeline::otlp_exporter_options o;
+  CHECK(o.protocol == beeline::otlp_protocol::http_json);
+  o.endpoint = server.url();
+  beeline::config cfg;
+  cfg.service_name = "json-test";
+  cfg.exporter = beeline::make_otlp_exporter(o);
+  cfg.logger = [](beeline::log_level, std::string_view) {};
+  beeline::tracer tr(cfg);
+  {
+    beeline::span root = tr.start_trace("GET /");
+  }
+  REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+  const auto reqs = server.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].header("Content-Type") == "application/json");
+  CHECK(reqs[0].body.substr(0, 16) == R"({"resourceSpans")");
+}
