@@ -391,7 +391,10 @@ class otlp_exporter final : public detail::http_batch_exporter {
     std::string reason;
     // The service answers in the request's encoding: an ExportTraceServiceResponse message.
     if (protobuf() && o.body_complete && !o.body.empty()) {
-      if (const auto partial = detail::parse_otlp_proto_response(o.body); partial && partial->rejected > 0) {
+      const auto partial = detail::parse_otlp_proto_response(o.body);
+      if (!partial) {
+        unreadable_.fetch_add(1, std::memory_order_relaxed);  // as for an unreadable JSON body, below
+      } else if (partial->rejected > 0) {
         refused = std::min<std::size_t>(static_cast<std::size_t>(partial->rejected), n);
         reason = "OTLP partial success: " + std::to_string(refused) + " spans rejected";
         if (!partial->error_message.empty())

@@ -109,12 +109,31 @@ TEST_CASE("otlp: http/json stays the default, with application/json bodies") {
   cfg.exporter = beeline::make_otlp_exporter(o);
   cfg.logger = [](beeline::log_level, std::string_view) {};
   beeline::tracer tr(cfg);
-  {
-    beeline::span root = tr.start_trace("GET /");
-  }
+  { beeline::span root = tr.start_trace("GET /"); }
   REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
   const auto reqs = server.requests();
   REQUIRE(reqs.size() == 1);
   CHECK(reqs[0].header("Content-Type") == "application/json");
   CHECK(reqs[0].body.substr(0, 16) == R"({"resourceSpans")");
+}
+
+TEST_CASE("otlp: a 200 whose protobuf body cannot be decoded counts as a bad response, as a JSON one does") {
+  // Field 1, length-delimited, announcing 127 bytes where 2 follow.
+  const std::string truncated("\x0a\x7f\x08\x01", 4);
+  loopback_server server([&](const recorded_request&) { return reply::with_status(200, truncated); });
+  beeline::otlp_exporter_options o;
+  o.endpoint = server.url();
+  o.protocol = beeline::otlp_protocol::http_protobuf;
+  auto ex = beeline::make_otlp_exporter(o);
+  beeline::config cfg;
+  cfg.service_name = "proto-bad-body";
+  cfg.exporter = ex;
+  cfg.logger = [](beeline::log_level, std::string_view) {};
+  beeline::tracer tr(cfg);
+  { beeline::span root = tr.start_trace("GET /"); }
+  REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+  // OTLP's 2xx takes the whole request unless a readable partial success says otherwise.
+  CHECK(tr.stats().exported == 1);
+  CHECK(ex->stats().status_2xx == 1);
+  CHECK(ex->stats().bad_responses == 1);
 }
