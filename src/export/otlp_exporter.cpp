@@ -6,6 +6,7 @@
 #include "export/ca_file.hpp"
 #include "export/http_batch_exporter.hpp"
 #include "export/otlp_json.hpp"
+#include "export/otlp_model.hpp"
 #include "export/otlp_proto.hpp"
 
 #include <simdjson.h>
@@ -17,49 +18,12 @@ namespace beeline {
 namespace detail {
 namespace {
 
-bool is_hex(std::string_view s) noexcept {
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
-  return true;
-}
-
-std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) noexcept {
-  std::uint64_t h = seed;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-void append_hex64(std::string& out, std::uint64_t v) {
-  static constexpr char hex[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4)
-    out.push_back(hex[(v >> shift) & 15]);
-}
-
-void append_lower(std::string& out, std::string_view s) {
-  for (char c : s)
-    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-}
-
-// OTLP wants 16-byte trace ids and 8-byte span ids in hex. Ours are; an upstream id in another form is
-// mapped: an X-Ray root (1-<8 hex>-<24 hex>) to its 32 digits, anything else to a hash of it (stable, so
-// every span of the trace gets the same id).
 void append_trace_id(std::string& out, std::string_view id) {
-  if (id.size() == 32 && is_hex(id)) return append_lower(out, id);
-  if (id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' && is_hex(id.substr(2, 8)) &&
-      is_hex(id.substr(11))) {
-    append_lower(out, id.substr(2, 8));
-    return append_lower(out, id.substr(11));
-  }
-  append_hex64(out, fnv1a(id, 0xcbf29ce484222325ull));
-  append_hex64(out, fnv1a(id, 0x84222325cbf29ce4ull));
+  append_lower_hex(out, otlp_trace_id_of(id));
 }
 
 void append_span_id(std::string& out, std::string_view id) {
-  if (id.size() == 16 && is_hex(id)) return append_lower(out, id);
-  append_hex64(out, fnv1a(id, 0xcbf29ce484222325ull));
+  append_lower_hex(out, otlp_span_id_of(id));
 }
 
 void append_any_json(std::string& out, const simdjson::dom::element& el);
@@ -164,33 +128,6 @@ bool append_otlp_value(std::string& out, field_value v) {
   return false;
 }
 
-int otlp_span_kind(std::string_view kind) noexcept {
-  const auto is = [&](std::string_view name) {
-    if (kind.size() != name.size()) return false;
-    for (std::size_t i = 0; i < kind.size(); ++i) {
-      const char c = kind[i] >= 'A' && kind[i] <= 'Z' ? static_cast<char>(kind[i] - 'A' + 'a') : kind[i];
-      if (c != name[i]) return false;
-    }
-    return true;
-  };
-  if (is("server")) return 2;
-  if (is("client")) return 3;
-  if (is("producer")) return 4;
-  if (is("consumer")) return 5;
-  return 1;  // internal
-}
-
-namespace {
-
-// Fields that are not attributes: they are the span's name, kind or status, or the resource's.
-bool reserved_for_otlp(std::string_view key) noexcept {
-  return key == "name" || key == "span.kind" || key == "status_code" || key == "status_message" ||
-         key == "service_name" || key == "service.name" || key == "meta.beeline_version" ||
-         key == "meta.local_hostname";
-}
-
-}  // namespace
-
 void append_otlp_span(std::string& out, const event& ev) {
   out.append("{\"traceId\":\"");
   append_trace_id(out, ev.trace_id());
@@ -204,11 +141,8 @@ void append_otlp_span(std::string& out, const event& ev) {
   }
   out.append(",\"name\":");
   append_json_string(out, ev.name());
-  int kind = 1;
-  if (const auto k = ev.get("span.kind"); k && k->kind() == value_kind::string)
-    kind = otlp_span_kind(k->as_string());
   out.append(",\"kind\":");
-  append_json_int(out, kind);
+  append_json_int(out, otlp_span_kind_of(ev));
   const auto start = std::chrono::duration_cast<std::chrono::nanoseconds>(ev.timestamp().time_since_epoch());
   out.append(",\"startTimeUnixNano\":\"");
   append_json_int(out, start.count());
@@ -218,7 +152,7 @@ void append_otlp_span(std::string& out, const event& ev) {
   bool first = true;
   for (std::size_t i = 0; i < ev.field_count(); ++i) {
     const field f = ev.field_at(i);
-    if (reserved_for_otlp(f.key)) continue;
+    if (is_otlp_reserved_field(f.key)) continue;
     const std::size_t mark = out.size();
     if (!first) out.push_back(',');
     append_key_value(out, f.key);
@@ -262,25 +196,11 @@ void append_otlp_span(std::string& out, const event& ev) {
     out.append("\",\"droppedAttributesCount\":0}");
   }
   out.append("],\"droppedEventsCount\":0,\"status\":{\"code\":");
-  // Status: explicit fields first, else an error recorded on the span.
-  int code = 0;
-  std::string_view message;
-  if (const auto c = ev.get("status_code");
-      c && c->kind() == value_kind::integer && c->as_int() >= 0 && c->as_int() <= 2) {
-    code = static_cast<int>(c->as_int());
-    if (const auto m = ev.get("status_message"); m && m->kind() == value_kind::string)
-      message = m->as_string();
-  } else if (const auto e = ev.get("error"); e && !e->is_null()) {
-    code = 2;
-    if (const auto d = ev.get("error_detail"); d && d->kind() == value_kind::string)
-      message = d->as_string();
-    else if (e->kind() == value_kind::string)
-      message = e->as_string();
-  }
-  append_json_int(out, code);
-  if (!message.empty()) {
+  const otlp_status status = otlp_status_of(ev);
+  append_json_int(out, status.code);
+  if (!status.message.empty()) {
     out.append(",\"message\":");
-    append_json_string(out, message);
+    append_json_string(out, status.message);
   }
   out.append("},\"links\":[");
   first_annotation = true;
@@ -327,14 +247,7 @@ std::string otlp_resource_attributes(std::string_view service_name, std::string_
     }
     out.push_back('}');
   };
-  add("service.name", service_name);
-  add("telemetry.sdk.language", "cpp");
-  add("telemetry.sdk.name", "beeline-cpp");
-  add("telemetry.sdk.version", BEELINE_VERSION_STRING);
-  if (!service_version.empty()) add("service.version", service_version);
-  if (!host_name.empty()) add("host.name", host_name);
-  for (const owned_field& f : extra)
-    add(f.key, f.value.view());
+  for_each_otlp_resource_attribute(service_name, service_version, extra, host_name, add);
   return out;
 }
 

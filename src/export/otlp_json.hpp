@@ -1,5 +1,6 @@
 // Private: the OTLP/HTTP JSON encoding of spans (ExportTraceServiceRequest), shared by the OTLP exporter and
-// its tests.
+// its tests. What a span maps to (kind, status, attributes, ids) is otlp_model.hpp's, as for the protobuf
+// encoding.
 #pragma once
 
 #include <beeline/event.hpp>
@@ -13,9 +14,6 @@ namespace beeline::detail {
 
 /// Appends a field value as an OTLP AnyValue; false (nothing appended) for null and invalid JSON.
 bool append_otlp_value(std::string& out, field_value v);
-/// The OTLP SpanKind for a `span.kind` field value (server, client, producer, consumer; anything else:
-/// internal).
-int otlp_span_kind(std::string_view kind) noexcept;
 /// Appends one span object.
 void append_otlp_span(std::string& out, const event& ev);
 /// Appends a whole request: one resource (its attributes, already encoded), the beeline-cpp scope, the spans.

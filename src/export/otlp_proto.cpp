@@ -4,10 +4,10 @@
 #include "export/otlp_proto.hpp"
 
 #include "core/json.hpp"
+#include "export/otlp_model.hpp"
 
 #include <simdjson.h>
 
-#include <array>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -54,65 +54,16 @@ constexpr unsigned any_string = 1, any_bool = 2, any_int = 3, any_double = 4, an
 constexpr unsigned array_values = 1, kvlist_values = 1;
 }  // namespace field_no
 
-// Hex digit values, -1 for anything else: ids are validated and decoded in one pass.
-constexpr auto hex_values = [] {
-  std::array<signed char, 256> t{};
-  t.fill(-1);
-  for (int c = '0'; c <= '9'; ++c)
-    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c)
-    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'a' + 10);
-  for (int c = 'A'; c <= 'F'; ++c)
-    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'A' + 10);
-  return t;
-}();
-
-// Decodes an even number of hex digits; false (out partly written) if one is not a digit.
-bool decode_hex(std::string_view hex, char* out) noexcept {
-  int bad = 0;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    const int hi = hex_values[static_cast<unsigned char>(hex[i])];
-    const int lo = hex_values[static_cast<unsigned char>(hex[i + 1])];
-    bad |= hi | lo;  // negative if either is -1
-    out[i / 2] = static_cast<char>((hi << 4) | (lo & 15));
-  }
-  return bad >= 0;
-}
-
-std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) noexcept {
-  std::uint64_t h = seed;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-void put_be64(char* out, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i)
-    out[i] = static_cast<char>(static_cast<unsigned char>(v >> (56 - 8 * i)));
-}
-
-// The id mapping of the JSON encoding (otlp_exporter.cpp), as bytes: hex ids as they are, an X-Ray root
-// (1-<8 hex>-<24 hex>) as its 32 digits, anything else as a stable hash.
 }  // namespace
 
 void append_otlp_proto_trace_id(std::string& out, unsigned field, std::string_view id) {
-  char bytes[16];
-  const bool hex = id.size() == 32 && decode_hex(id, bytes);
-  const bool xray = !hex && id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' &&
-                    decode_hex(id.substr(2, 8), bytes) && decode_hex(id.substr(11), bytes + 4);
-  if (!hex && !xray) {
-    put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
-    put_be64(bytes + 8, fnv1a(id, 0x84222325cbf29ce4ull));
-  }
-  pb::append_bytes(out, field, {bytes, sizeof bytes});
+  const otlp_trace_id bytes = otlp_trace_id_of(id);
+  pb::append_bytes(out, field, {bytes.data(), bytes.size()});
 }
 
 void append_otlp_proto_span_id(std::string& out, unsigned field, std::string_view id) {
-  char bytes[8];
-  if (id.size() != 16 || !decode_hex(id, bytes)) put_be64(bytes, fnv1a(id, 0xcbf29ce484222325ull));
-  pb::append_bytes(out, field, {bytes, sizeof bytes});
+  const otlp_span_id bytes = otlp_span_id_of(id);
+  pb::append_bytes(out, field, {bytes.data(), bytes.size()});
 }
 
 namespace {
@@ -227,22 +178,12 @@ void append_otlp_proto_scope(std::string& out, unsigned field) {
 
 namespace {
 
-// Fields that are not attributes (as in otlp_exporter.cpp): the span's name, kind or status, or the
-// resource's.
-bool reserved_for_otlp(std::string_view key) noexcept {
-  return key == "name" || key == "span.kind" || key == "status_code" || key == "status_message" ||
-         key == "service_name" || key == "service.name" || key == "meta.beeline_version" ||
-         key == "meta.local_hostname";
-}
-
 std::uint64_t unix_nanos(std::chrono::system_clock::time_point t) noexcept {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
 }  // namespace
-
-int otlp_span_kind(std::string_view kind) noexcept;  // otlp_exporter.cpp
 
 bool append_otlp_proto_value(std::string& out, field_value v) {
   using namespace field_no;
@@ -282,11 +223,8 @@ void append_otlp_proto_span(std::string& out, unsigned field_number, const event
   if (const std::string_view parent = ev.parent_id(); !parent.empty())
     append_otlp_proto_span_id(out, span_parent_span_id, parent);
   pb::append_bytes(out, span_name, ev.name());
-  int kind = 1;
-  if (const auto k = ev.get("span.kind"); k && k->kind() == value_kind::string)
-    kind = otlp_span_kind(k->as_string());
   pb::append_tag(out, span_kind, pb::varint);
-  pb::append_varint(out, static_cast<std::uint64_t>(kind));
+  pb::append_varint(out, static_cast<std::uint64_t>(otlp_span_kind_of(ev)));
   const std::uint64_t start = unix_nanos(ev.timestamp());
   pb::append_fixed64(out, span_start, start);
   pb::append_fixed64(
@@ -295,7 +233,7 @@ void append_otlp_proto_span(std::string& out, unsigned field_number, const event
                   std::chrono::duration_cast<std::chrono::nanoseconds>(ev.duration()).count()));
   for (std::size_t i = 0; i < ev.field_count(); ++i) {
     const beeline::field f = ev.field_at(i);
-    if (!reserved_for_otlp(f.key)) append_otlp_proto_attribute(out, span_attributes, f.key, f.value);
+    if (!is_otlp_reserved_field(f.key)) append_otlp_proto_attribute(out, span_attributes, f.key, f.value);
   }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
@@ -321,28 +259,14 @@ void append_otlp_proto_span(std::string& out, unsigned field_number, const event
     }
     pb::end_message(out, link);
   }
-  // Status: explicit fields first, else an error recorded on the span (as the JSON encoding).
-  int code = 0;
-  std::string_view message;
-  if (const auto c = ev.get("status_code");
-      c && c->kind() == value_kind::integer && c->as_int() >= 0 && c->as_int() <= 2) {
-    code = static_cast<int>(c->as_int());
-    if (const auto m = ev.get("status_message"); m && m->kind() == value_kind::string)
-      message = m->as_string();
-  } else if (const auto e = ev.get("error"); e && !e->is_null()) {
-    code = 2;
-    if (const auto d = ev.get("error_detail"); d && d->kind() == value_kind::string)
-      message = d->as_string();
-    else if (e->kind() == value_kind::string)
-      message = e->as_string();
-  }
-  const std::size_t status = pb::begin_message(out, span_status);
-  if (!message.empty()) pb::append_bytes(out, status_message, message);
-  if (code != 0) {
+  const otlp_status status = otlp_status_of(ev);
+  const std::size_t status_start = pb::begin_message(out, span_status);
+  if (!status.message.empty()) pb::append_bytes(out, status_message, status.message);
+  if (status.code != 0) {
     pb::append_tag(out, status_code, pb::varint);
-    pb::append_varint(out, static_cast<std::uint64_t>(code));
+    pb::append_varint(out, static_cast<std::uint64_t>(status.code));
   }
-  pb::end_message(out, status);
+  pb::end_message(out, status_start);
   pb::end_message(out, span);
 }
 
@@ -364,14 +288,7 @@ std::string otlp_proto_resource(std::string_view service_name, std::string_view 
   const auto add = [&](std::string_view key, field_value v) {
     append_otlp_proto_attribute(out, field_no::resource_attributes, key, v);
   };
-  add("service.name", service_name);
-  add("telemetry.sdk.language", "cpp");
-  add("telemetry.sdk.name", "beeline-cpp");
-  add("telemetry.sdk.version", BEELINE_VERSION_STRING);
-  if (!service_version.empty()) add("service.version", service_version);
-  if (!host_name.empty()) add("host.name", host_name);
-  for (const owned_field& f : extra)
-    add(f.key, f.value.view());
+  for_each_otlp_resource_attribute(service_name, service_version, extra, host_name, add);
   return out;
 }
 

@@ -51,14 +51,7 @@ void append_scope(std::string& out) {
 
 }  // namespace
 
-void append_metrics_request(std::string& out, const std::vector<metric_point>& points,
-                            std::string_view resource_attributes) {
-  out.append("{\"resourceMetrics\":[{\"resource\":{\"attributes\":[");
-  out.append(resource_attributes);
-  out.append("],\"droppedAttributesCount\":0},\"scopeMetrics\":[");
-  append_scope(out);
-  out.append("\"metrics\":[");
-  // One gauge per name, in order of first appearance, each with its data points in arrival order.
+std::vector<std::vector<const metric_point*>> metrics_by_name(const std::vector<metric_point>& points) {
   std::vector<std::vector<const metric_point*>> groups;
   std::unordered_map<std::string_view, std::size_t> index;
   for (const metric_point& p : points) {
@@ -66,6 +59,17 @@ void append_metrics_request(std::string& out, const std::vector<metric_point>& p
     if (added) groups.emplace_back();
     groups[it->second].push_back(&p);
   }
+  return groups;
+}
+
+void append_metrics_request(std::string& out, const std::vector<metric_point>& points,
+                            std::string_view resource_attributes) {
+  out.append("{\"resourceMetrics\":[{\"resource\":{\"attributes\":[");
+  out.append(resource_attributes);
+  out.append("],\"droppedAttributesCount\":0},\"scopeMetrics\":[");
+  append_scope(out);
+  out.append("\"metrics\":[");
+  const auto groups = metrics_by_name(points);
   for (std::size_t g = 0; g < groups.size(); ++g) {
     if (g) out.push_back(',');
     out.append("{\"name\":");

@@ -37,6 +37,10 @@ struct log_record {
   std::string span_id;
 };
 
+/// The points grouped by name, in order of first appearance, each group in arrival order: one gauge a group,
+/// in both encodings.
+std::vector<std::vector<const metric_point*>> metrics_by_name(const std::vector<metric_point>& points);
+
 /// Appends a `resourceMetrics` request body (one resource, the beeline-cpp scope, one gauge per name).
 void append_metrics_request(std::string& out, const std::vector<metric_point>& points,
                             std::string_view resource_attributes);

@@ -5,7 +5,6 @@
 #include "highlight/signals.hpp"
 
 #include <bit>
-#include <unordered_map>
 
 namespace beeline::highlight::detail {
 
@@ -36,15 +35,7 @@ void append_metrics_request_proto(std::string& out, const std::vector<metric_poi
   pb::append_bytes(out, resource_resource, resource);
   const std::size_t scope_metrics = pb::begin_message(out, resource_scopes);
   beeline::detail::append_otlp_proto_scope(out, scope_scope);
-  // One gauge per name, in order of first appearance, each with its data points in arrival order (as JSON).
-  std::vector<std::vector<const metric_point*>> groups;
-  std::unordered_map<std::string_view, std::size_t> index;
-  for (const metric_point& p : points) {
-    const auto [it, added] = index.emplace(p.name, groups.size());
-    if (added) groups.emplace_back();
-    groups[it->second].push_back(&p);
-  }
-  for (const auto& group : groups) {
+  for (const auto& group : metrics_by_name(points)) {
     const std::size_t metric = pb::begin_message(out, scope_items);
     pb::append_bytes(out, metric_name, group.front()->name);
     const std::size_t gauge = pb::begin_message(out, metric_gauge);

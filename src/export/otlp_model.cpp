@@ -1,0 +1,124 @@
+// How an event maps onto an OTLP span, shared by the JSON and protobuf encodings (otlp_model.hpp).
+#include "export/otlp_model.hpp"
+
+#include <cstdint>
+
+namespace beeline::detail {
+
+namespace {
+
+// Hex digit values, -1 for anything else: ids are validated and decoded in one pass.
+constexpr auto hex_values = [] {
+  std::array<signed char, 256> t{};
+  t.fill(-1);
+  for (int c = '0'; c <= '9'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'A' + 10);
+  return t;
+}();
+
+// Decodes an even number of hex digits; false (out partly written) if one is not a digit.
+bool decode_hex(std::string_view hex, char* out) noexcept {
+  int bad = 0;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const int hi = hex_values[static_cast<unsigned char>(hex[i])];
+    const int lo = hex_values[static_cast<unsigned char>(hex[i + 1])];
+    bad |= hi | lo;  // negative if either is -1
+    out[i / 2] = static_cast<char>((hi << 4) | (lo & 15));
+  }
+  return bad >= 0;
+}
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) noexcept {
+  std::uint64_t h = seed;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+void put_be64(char* out, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i)
+    out[i] = static_cast<char>(static_cast<unsigned char>(v >> (56 - 8 * i)));
+}
+
+}  // namespace
+
+int otlp_span_kind(std::string_view kind) noexcept {
+  const auto is = [&](std::string_view name) {
+    if (kind.size() != name.size()) return false;
+    for (std::size_t i = 0; i < kind.size(); ++i) {
+      const char c = kind[i] >= 'A' && kind[i] <= 'Z' ? static_cast<char>(kind[i] - 'A' + 'a') : kind[i];
+      if (c != name[i]) return false;
+    }
+    return true;
+  };
+  if (is("server")) return 2;
+  if (is("client")) return 3;
+  if (is("producer")) return 4;
+  if (is("consumer")) return 5;
+  return 1;  // internal
+}
+
+int otlp_span_kind_of(const event& ev) noexcept {
+  if (const auto k = ev.get("span.kind"); k && k->kind() == value_kind::string)
+    return otlp_span_kind(k->as_string());
+  return 1;
+}
+
+otlp_status otlp_status_of(const event& ev) noexcept {
+  otlp_status status;
+  if (const auto c = ev.get("status_code");
+      c && c->kind() == value_kind::integer && c->as_int() >= 0 && c->as_int() <= 2) {
+    status.code = static_cast<int>(c->as_int());
+    if (const auto m = ev.get("status_message"); m && m->kind() == value_kind::string)
+      status.message = m->as_string();
+  } else if (const auto e = ev.get("error"); e && !e->is_null()) {
+    status.code = 2;
+    if (const auto d = ev.get("error_detail"); d && d->kind() == value_kind::string)
+      status.message = d->as_string();
+    else if (e->kind() == value_kind::string)
+      status.message = e->as_string();
+  }
+  return status;
+}
+
+bool is_otlp_reserved_field(std::string_view key) noexcept {
+  return key == "name" || key == "span.kind" || key == "status_code" || key == "status_message" ||
+         key == "service_name" || key == "service.name" || key == "meta.beeline_version" ||
+         key == "meta.local_hostname";
+}
+
+otlp_trace_id otlp_trace_id_of(std::string_view id) noexcept {
+  otlp_trace_id bytes;
+  const bool hex = id.size() == 32 && decode_hex(id, bytes.data());
+  const bool xray = !hex && id.size() == 35 && id[0] == '1' && id[1] == '-' && id[10] == '-' &&
+                    decode_hex(id.substr(2, 8), bytes.data()) && decode_hex(id.substr(11), bytes.data() + 4);
+  if (!hex && !xray) {
+    put_be64(bytes.data(), fnv1a(id, 0xcbf29ce484222325ull));
+    put_be64(bytes.data() + 8, fnv1a(id, 0x84222325cbf29ce4ull));
+  }
+  return bytes;
+}
+
+otlp_span_id otlp_span_id_of(std::string_view id) noexcept {
+  otlp_span_id bytes;
+  if (id.size() != 16 || !decode_hex(id, bytes.data()))
+    put_be64(bytes.data(), fnv1a(id, 0xcbf29ce484222325ull));
+  return bytes;
+}
+
+void append_lower_hex(std::string& out, std::span<const char> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  for (const char b : bytes) {
+    const auto v = static_cast<unsigned char>(b);
+    out.push_back(digits[v >> 4]);
+    out.push_back(digits[v & 15]);
+  }
+}
+
+}  // namespace beeline::detail

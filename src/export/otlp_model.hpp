@@ -1,0 +1,60 @@
+// Private: how an event maps onto an OTLP span, apart from any encoding. The JSON encoding (otlp_json.hpp)
+// and the protobuf one (otlp_proto.hpp) both read a span's kind, status, attributes, ids and resource from
+// here, so the two put the same span on the wire.
+#pragma once
+
+#include <beeline/event.hpp>
+#include <beeline/value.hpp>
+
+#include <array>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace beeline::detail {
+
+/// The OTLP SpanKind for a `span.kind` field value (server, client, producer, consumer, in any case;
+/// anything else: internal).
+int otlp_span_kind(std::string_view kind) noexcept;
+/// The span's OTLP SpanKind: its `span.kind` field when that is a string, else internal (1).
+int otlp_span_kind_of(const event& ev) noexcept;
+
+/// A span's OTLP Status.
+struct otlp_status {
+  int code = 0;              ///< 0 unset, 1 ok, 2 error
+  std::string_view message;  ///< points into the event; empty for none
+};
+/// Explicit `status_code` (0 to 2, an integer) and `status_message` fields first; else an `error` field that
+/// is not null gives code 2 with `error_detail` (or the error itself, when a string) as the message.
+otlp_status otlp_status_of(const event& ev) noexcept;
+
+/// True for a field that is not sent as a span attribute: it is the span's name, kind or status, or belongs
+/// to the resource (service name, beeline version, host name).
+bool is_otlp_reserved_field(std::string_view key) noexcept;
+
+/// OTLP ids are 16 bytes (trace) and 8 bytes (span). Hex ids (ours) are decoded as they are; an upstream id
+/// in another form is mapped: an X-Ray root (1-<8 hex>-<24 hex>) to its 32 digits, anything else to a hash
+/// of it (stable, so every span of the trace gets the same id).
+using otlp_trace_id = std::array<char, 16>;
+using otlp_span_id = std::array<char, 8>;
+otlp_trace_id otlp_trace_id_of(std::string_view id) noexcept;
+otlp_span_id otlp_span_id_of(std::string_view id) noexcept;
+/// Appends bytes as lowercase hex digits (the JSON encoding of an id).
+void append_lower_hex(std::string& out, std::span<const char> bytes);
+
+/// Calls `add(key, field_value)` for each resource attribute, in order: service.name, telemetry.sdk.*, then
+/// service.version and host.name when given, then `extra`.
+template <class Add>
+void for_each_otlp_resource_attribute(std::string_view service_name, std::string_view service_version,
+                                      const field_list& extra, std::string_view host_name, Add&& add) {
+  add(std::string_view("service.name"), field_value(service_name));
+  add(std::string_view("telemetry.sdk.language"), field_value("cpp"));
+  add(std::string_view("telemetry.sdk.name"), field_value("beeline-cpp"));
+  add(std::string_view("telemetry.sdk.version"), field_value(BEELINE_VERSION_STRING));
+  if (!service_version.empty()) add(std::string_view("service.version"), field_value(service_version));
+  if (!host_name.empty()) add(std::string_view("host.name"), field_value(host_name));
+  for (const owned_field& f : extra)
+    add(std::string_view(f.key), f.value.view());
+}
+
+}  // namespace beeline::detail
