@@ -918,7 +918,8 @@ inline std::string check_w3c(std::string_view traceparent, std::string_view trac
     if (ts_clean) {
       expect_no_count(out, c, "w3c::unmarshal with a valid or no tracestate");
     } else {
-      const prop::reject_reason why = ts_cut ? prop::reject_reason::oversized : prop::reject_reason::malformed;
+      const prop::reject_reason why =
+          ts_cut ? prop::reject_reason::oversized : prop::reject_reason::malformed;
       out.expect(c.is_one(prop::format::w3c, why), [&] {
         return "dropping from a tracestate should count once as w3c/" + std::string(reason_name(why)) +
                ", counters show " + describe(c);

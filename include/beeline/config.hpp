@@ -38,7 +38,8 @@ using log_hook = std::function<void(log_level, std::string_view)>;
 struct config {
   /// Honeycomb API key. Empty, with no exporter given: spans go to JSON lines (see `jsonl_path`).
   std::string write_key;
-  /// Dataset; with a non-classic key the service name is the dataset (the Beeline's rule, docs/configuration.md).
+  /// Dataset; with a non-classic key the service name is the dataset (the Beeline's rule,
+  /// docs/configuration.md).
   std::string dataset;
   /// `service_name` / `service.name` on every event; default `unknown_service:<program name>`.
   std::string service_name;

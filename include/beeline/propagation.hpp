@@ -3,8 +3,8 @@
 // Every codec is a pure function over bytes: `unmarshal(header value) -> optional<trace_context>` and
 // `marshal(trace_context) -> optional<header value>`. Valid input gives exactly the bytes the Node
 // Beeline 4.x (and, for `w3c` and `xray`, OpenTelemetry JS's propagators) give; input those get wrong is
-// handled correctly instead (docs/differences.md lists each one). Bad input of any kind (oversized, malformed,
-// invalid encoding, invalid JSON, bad ids, control characters) gives `nullopt` and one count in
+// handled correctly instead (docs/differences.md lists each one). Bad input of any kind (oversized,
+// malformed, invalid encoding, invalid JSON, bad ids, control characters) gives `nullopt` and one count in
 // `rejections()`, never a throw.
 //
 // Hooks choose formats per service, as the Beeline's `httpTraceParserHook` / `httpTracePropagationHook` do:

@@ -158,9 +158,7 @@ TEST_CASE("otlp protobuf: the official schema decodes the request to what the JS
     beeline::trace_context upstream;
     upstream.trace_id = "1-5759e988-bd862e3fe1be46a994272793";
     upstream.parent_id = "not-a-hex-id";
-    {
-      beeline::span aws = tr.start_trace("from AWS", {{"span.kind", "producer"}}, upstream);
-    }
+    { beeline::span aws = tr.start_trace("from AWS", {{"span.kind", "producer"}}, upstream); }
     REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
   }
   REQUIRE(!ex->proto.empty());

@@ -1,7 +1,7 @@
 // Boost.Stacktrace's own idiom for throw-site traces, `boost::error_info<struct tag_stacktrace,
 // boost::stacktrace::stacktrace>`, is read by consume_error like throw_with_trace. This file uses
-// Boost.Stacktrace header-only with the backend macros docs/highlight.md asks for (the library's own), so the two
-// agree.
+// Boost.Stacktrace header-only with the backend macros docs/highlight.md asks for (the library's own), so the
+// two agree.
 #if defined(__GNUC__) && !defined(__clang__)
 #define BOOST_STACKTRACE_USE_BACKTRACE
 #define BOOST_STACKTRACE_BACKTRACE_FORCE_STATIC
