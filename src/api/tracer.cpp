@@ -259,15 +259,14 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
   for (const field& fl : f) {
     std::string key(prefix);
     key.append(fl.key);
-    std::uint32_t cut_hash = 0;
-    if (key.size() > cfg_.max_key_bytes) {
-      const cut_key_result cut = cut_key(key, cfg_.max_key_bytes);
-      if (cut.refused) {
-        ++refused_keys;
-        continue;
-      }
-      cut_hash = cut.hash;
-      key.resize(cut.key.size());
+    const cut_key_result bounded = bound_key(key, cfg_.max_key_bytes);
+    if (bounded.refused) {
+      ++refused_keys;
+      continue;
+    }
+    const std::uint32_t cut_hash = bounded.hash;
+    if (bounded.key.size() < key.size()) {
+      key.resize(bounded.key.size());
       counters_.truncated_keys.fetch_add(1, std::memory_order_relaxed);
     }
     field_value v = fl.value;

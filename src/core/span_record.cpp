@@ -119,16 +119,13 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
   if (is_reserved_key(key)) return;
   // Cut before the lookup, so an over-long key matches itself; keys cut alike but given differently are told
   // apart by the hash of the key as given, so one never silently takes the other's field.
-  std::uint32_t cut_hash = 0;
-  if (key.size() > limits.max_key_bytes) [[unlikely]] {
-    const cut_key_result cut = cut_key(key, limits.max_key_bytes);
-    if (cut.refused) {
-      counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    key = cut.key;
-    cut_hash = cut.hash;
+  const cut_key_result bounded = bound_key(key, limits.max_key_bytes);
+  if (bounded.refused) {
+    counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
+    return;
   }
+  key = bounded.key;
+  const std::uint32_t cut_hash = bounded.hash;
   try {
     const span_record::key_slot slot = span_record::slot_of(key);  // for the lookup, and to note a new key
     if (r.may_hold(slot)) {
@@ -191,17 +188,13 @@ void add_annotation(span_record& r, bool is_link, std::string_view name, std::ui
     a.first_field = static_cast<std::uint32_t>(r.annotation_fields.size());
     for (const field& fl : f) {
       if (is_reserved_key(fl.key)) continue;
-      std::string_view key = fl.key;
-      std::uint32_t cut_hash = 0;
-      if (key.size() > limits.max_key_bytes) {
-        const cut_key_result cut = cut_key(key, limits.max_key_bytes);
-        if (cut.refused) {
-          counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
-          continue;
-        }
-        key = cut.key;
-        cut_hash = cut.hash;
+      const cut_key_result bounded = bound_key(fl.key, limits.max_key_bytes);
+      if (bounded.refused) {
+        counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
+        continue;
       }
+      const std::string_view key = bounded.key;
+      const std::uint32_t cut_hash = bounded.hash;
       if (r.annotation_fields.size() >= limits.max_fields || key.size() > arena_room(r, limits)) {
         counters.dropped_fields->fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -238,15 +231,10 @@ void set_field_if_absent(span_record& r, std::string_view key, field_value v, co
 }
 
 bool remove_field(span_record& r, std::string_view key, const field_limits& limits) noexcept {
-  std::uint32_t cut_hash = 0;
-  if (key.size() > limits.max_key_bytes) {
-    const cut_key_result cut = cut_key(key, limits.max_key_bytes);
-    if (cut.refused) return false;
-    key = cut.key;
-    cut_hash = cut.hash;
-  }
-  const std::ptrdiff_t at = r.find(key);
-  if (at < 0 || r.fields[static_cast<std::size_t>(at)].cut_key_hash != cut_hash) return false;
+  const cut_key_result bounded = bound_key(key, limits.max_key_bytes);
+  if (bounded.refused) return false;
+  const std::ptrdiff_t at = r.find(bounded.key);
+  if (at < 0 || r.fields[static_cast<std::size_t>(at)].cut_key_hash != bounded.hash) return false;
   r.fields.erase(static_cast<std::size_t>(at));
   return true;
 }

@@ -249,5 +249,11 @@ struct cut_key_result {
 };
 /// Cuts an over-long key (`key.size() > max`) at a UTF-8 boundary.
 cut_key_result cut_key(std::string_view key, std::size_t max) noexcept;
+/// A key within the key bound: as given when it fits (hash 0), else what `cut_key` makes of it.
+inline cut_key_result bound_key(std::string_view key, std::size_t max) noexcept {
+  if (key.size() <= max) [[likely]]
+    return {false, key, 0};
+  return cut_key(key, max);
+}
 
 }  // namespace beeline::detail
