@@ -56,6 +56,9 @@ struct options {
     h.request_timeout = std::chrono::milliseconds(5000);
     return h;
   }();
+  /// The OTLP encoding of traces, metrics and logs: protobuf by default, as the OpenTelemetry specification
+  /// says; `http_json` for a collector that reads only JSON.
+  otlp_protocol protocol = otlp_protocol::http_protobuf;
   /// Metric data points and log records waiting to be sent (each); more are dropped and counted.
   std::size_t signal_queue_capacity = 8192;
   /// How often spans, metrics and logs are sent (Node: every 5 s; `flush` sends at once).

@@ -88,9 +88,10 @@ enum class otlp_protocol {
   http_protobuf,  ///< `http/protobuf`: `Content-Type: application/x-protobuf`
 };
 
-/// OTLP/HTTP for traces: `POST {endpoint}/v1/traces`, one request per batch, with JSON or protobuf bodies
-/// (`protocol`), as the OTLP specification describes them (and OpenTelemetry JS's exporters send them). A
-/// span's fields become typed attributes (nested JSON as array and key-value list values); `span.kind`
+/// OTLP/HTTP for traces: `POST {endpoint}/v1/traces`, one request per batch, with protobuf (the default, as
+/// the OpenTelemetry specification says) or JSON bodies (`protocol`), as the OTLP specification describes
+/// them (and OpenTelemetry JS's exporters send them). A span's fields become typed attributes (nested JSON as
+/// array and key-value list values); `span.kind`
 /// (`server`, `client`, `producer`, `consumer`, `internal`) sets the span kind; `status_code` /
 /// `status_message`, or an `error` field (what `span::record_exception` writes), set the status. Ids that are
 /// not hex of the right length (an upstream AWS or custom id) are mapped deterministically. Partial success
@@ -101,7 +102,7 @@ struct otlp_exporter_options {
   std::string service_version;     ///< resource `service.version`, if not empty
   field_list resource_attributes;  ///< more resource attributes (`deployment.environment`, ...)
   http_options http;               ///< `http.headers` for API keys; `http.gzip` to compress
-  otlp_protocol protocol = otlp_protocol::http_json;  ///< the bodies' encoding (either may be gzipped)
+  otlp_protocol protocol = otlp_protocol::http_protobuf;  ///< the bodies' encoding (either may be gzipped)
 };
 std::shared_ptr<http_exporter> make_otlp_exporter(otlp_exporter_options options);
 

@@ -251,6 +251,34 @@ std::string otlp_resource_attributes(std::string_view service_name, std::string_
   return out;
 }
 
+std::optional<otlp_response> read_otlp_response(std::string_view body, bool protobuf,
+                                                std::string_view rejected_key) {
+  otlp_response out;
+  if (body.empty()) return out;
+  if (protobuf) {
+    const auto partial = parse_otlp_proto_response(body);
+    if (!partial) return std::nullopt;
+    out.rejected = partial->rejected;
+    out.message = std::string(partial->error_message.substr(0, 200));
+    return out;
+  }
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(simdjson::padded_string(body)).get(root) != simdjson::SUCCESS) return std::nullopt;
+  // The count is an int64: a string in the protobuf JSON mapping, a number from some servers.
+  simdjson::dom::element count;
+  if (root["partialSuccess"][rejected_key].get(count) == simdjson::SUCCESS) {
+    std::string_view text;
+    if (count.get_int64().get(out.rejected) != simdjson::SUCCESS &&
+        count.get_string().get(text) == simdjson::SUCCESS)
+      out.rejected = std::atoll(std::string(text).c_str());
+  }
+  std::string_view message;
+  if (root["partialSuccess"]["errorMessage"].get_string().get(message) == simdjson::SUCCESS)
+    out.message = std::string(message.substr(0, 200));
+  return out;
+}
+
 }  // namespace detail
 
 namespace {
@@ -297,47 +325,22 @@ class otlp_exporter final : public detail::http_batch_exporter {
   }
 
  private:
-  // `{"partialSuccess":{"rejectedSpans":N,"errorMessage":"..."}}` on a 2xx: those spans were refused.
+  // A partial success on a 2xx (`{"partialSuccess":{"rejectedSpans":N,"errorMessage":"..."}}`, or its
+  // protobuf form): those spans were refused.
   void settle_response(std::uint64_t seq, std::size_t n, const detail::http_outcome& o) {
     if (!o.delivered) return settle_failed(seq, n, o.error);
     std::size_t refused = 0;
     std::string reason;
-    // The service answers in the request's encoding: an ExportTraceServiceResponse message.
-    if (protobuf() && o.body_complete && !o.body.empty()) {
-      const auto partial = detail::parse_otlp_proto_response(o.body);
-      if (!partial) {
-        unreadable_.fetch_add(1, std::memory_order_relaxed);  // as for an unreadable JSON body, below
-      } else if (partial->rejected > 0) {
-        refused = std::min<std::size_t>(static_cast<std::size_t>(partial->rejected), n);
-        reason = "OTLP partial success: " + std::to_string(refused) + " spans rejected";
-        if (!partial->error_message.empty())
-          reason.append(": ").append(partial->error_message.substr(0, 200));
-      }
-    } else if (o.body_complete && !o.body.empty()) {
-      thread_local simdjson::dom::parser parser;
-      simdjson::dom::element root;
-      if (parser.parse(simdjson::padded_string(o.body)).get(root) == simdjson::SUCCESS) {
-        std::int64_t r = 0;
-        simdjson::dom::element count;
-        // rejectedSpans is an int64: a string in the protobuf JSON mapping, a number from some servers.
-        if (root["partialSuccess"]["rejectedSpans"].get(count) == simdjson::SUCCESS) {
-          std::string_view text;
-          if (count.get_int64().get(r) != simdjson::SUCCESS &&
-              count.get_string().get(text) == simdjson::SUCCESS)
-            r = std::atoll(std::string(text).c_str());
-        }
-        if (r > 0) {
-          refused = std::min<std::size_t>(static_cast<std::size_t>(r), n);
-          std::string_view message;
-          reason = "OTLP partial success: " + std::to_string(refused) + " spans rejected";
-          if (root["partialSuccess"]["errorMessage"].get_string().get(message) == simdjson::SUCCESS &&
-              !message.empty())
-            reason.append(": ").append(message.substr(0, 200));
-        }
-      } else {
+    if (o.body_complete) {
+      const auto response = detail::read_otlp_response(o.body, protobuf(), "rejectedSpans");
+      if (!response) {
         // Counted as Honeycomb counts it; the spans count as exported: OTLP's 2xx means the whole request was
         // taken unless a readable partial success says otherwise.
         unreadable_.fetch_add(1, std::memory_order_relaxed);
+      } else if (response->rejected > 0) {
+        refused = std::min<std::size_t>(static_cast<std::size_t>(response->rejected), n);
+        reason = "OTLP partial success: " + std::to_string(refused) + " spans rejected";
+        if (!response->message.empty()) reason.append(": ").append(response->message);
       }
     }
     settle_delivered(seq, n - refused, refused, reason);

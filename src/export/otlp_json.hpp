@@ -6,6 +6,8 @@
 #include <beeline/event.hpp>
 #include <beeline/value.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,5 +25,16 @@ void append_otlp_request(std::string& out, std::span<const event> batch,
 /// given, then `extra`.
 std::string otlp_resource_attributes(std::string_view service_name, std::string_view service_version,
                                      const field_list& extra, std::string_view host_name);
+
+/// What a 2xx OTLP response body says about the items of its request.
+struct otlp_response {
+  std::int64_t rejected = 0;  ///< items the server refused (partial success); 0 when it took them all
+  std::string message;        ///< the server's `error_message`, cut to 200 bytes
+};
+/// Reads an Export{Trace,Metrics,Logs}ServiceResponse in the request's encoding. `rejected_key` is the JSON
+/// name of the signal's count (`rejectedSpans`, `rejectedDataPoints`, `rejectedLogRecords`; protobuf numbers
+/// it 1 in all three). An empty body takes everything; nullopt when the body cannot be read.
+std::optional<otlp_response> read_otlp_response(std::string_view body, bool protobuf,
+                                                std::string_view rejected_key);
 
 }  // namespace beeline::detail

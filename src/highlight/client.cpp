@@ -6,6 +6,7 @@
 #include "core/json.hpp"
 #include "core/thread_name.hpp"
 #include "export/otlp_json.hpp"
+#include "export/otlp_proto.hpp"
 #include "highlight/signals.hpp"
 #include "highlight/source_context.hpp"
 #include "highlight/symbolizer.hpp"
@@ -299,6 +300,7 @@ client_impl::client_impl(options o) : opt_(std::move(o)) {
   otlp.service_version = opt_.service_version;
   otlp.resource_attributes = resource;
   otlp.http = opt_.http;
+  otlp.protocol = opt_.protocol;
 
   config cfg;
   cfg.service_name = opt_.service_name;
@@ -312,10 +314,15 @@ client_impl::client_impl(options o) : opt_(std::move(o)) {
 
   if (!opt_.disable_error_source_context)
     sources_ = std::make_unique<detail::source_context_cache>(opt_.error_source_context_cache_size_mb);
-  const std::string resource_json = beeline::detail::otlp_resource_attributes(
-      tracer_->service_name(), opt_.service_version, resource, host_name());
-  signals_ = std::make_unique<detail::signal_pipeline>(
-      *target, opt_.http, resource_json, opt_.signal_queue_capacity, opt_.send_interval, logger_);
+  std::string signal_resource =
+      opt_.protocol == otlp_protocol::http_protobuf
+          ? beeline::detail::otlp_proto_resource(tracer_->service_name(), opt_.service_version, resource,
+                                                 host_name())
+          : beeline::detail::otlp_resource_attributes(tracer_->service_name(), opt_.service_version, resource,
+                                                      host_name());
+  signals_ =
+      std::make_unique<detail::signal_pipeline>(*target, opt_.http, opt_.protocol, std::move(signal_resource),
+                                                opt_.signal_queue_capacity, opt_.send_interval, logger_);
   reaper_ = std::thread([this] {
     beeline::detail::name_this_thread("highlight-reap");
     reap();

@@ -126,10 +126,11 @@ void append_logs_request(std::string& out, const std::vector<log_record>& record
 }
 
 signal_pipeline::signal_pipeline(beeline::detail::http_target target, http_options http,
-                                 std::string resource_attributes, std::size_t capacity,
+                                 otlp_protocol protocol, std::string resource, std::size_t capacity,
                                  std::chrono::milliseconds interval, log_hook logger,
                                  std::chrono::milliseconds log_interval)
-    : resource_(std::move(resource_attributes)),
+    : protobuf_(protocol == otlp_protocol::http_protobuf),
+      resource_(std::move(resource)),
       capacity_(capacity),
       interval_(interval),
       logger_(std::move(logger)),
@@ -254,8 +255,11 @@ void signal_pipeline::run() {
 void signal_pipeline::send_metrics(std::vector<metric_point> points) {
   beeline::detail::http_request req;
   req.path = "/v1/metrics";
-  req.headers = {{"Content-Type", "application/json"}};
-  append_metrics_request(req.body, points, resource_);
+  req.headers = {{"Content-Type", protobuf_ ? "application/x-protobuf" : "application/json"}};
+  if (protobuf_)
+    append_metrics_request_proto(req.body, points, resource_);
+  else
+    append_metrics_request(req.body, points, resource_);
   const std::size_t n = points.size();
   try {
     client_.submit(std::move(req), [this, n](beeline::detail::http_outcome o) { settled(true, n, o); });
@@ -269,8 +273,11 @@ void signal_pipeline::send_metrics(std::vector<metric_point> points) {
 void signal_pipeline::send_logs(std::vector<log_record> records) {
   beeline::detail::http_request req;
   req.path = "/v1/logs";
-  req.headers = {{"Content-Type", "application/json"}};
-  append_logs_request(req.body, records, resource_);
+  req.headers = {{"Content-Type", protobuf_ ? "application/x-protobuf" : "application/json"}};
+  if (protobuf_)
+    append_logs_request_proto(req.body, records, resource_);
+  else
+    append_logs_request(req.body, records, resource_);
   const std::size_t n = records.size();
   try {
     client_.submit(std::move(req), [this, n](beeline::detail::http_outcome o) { settled(false, n, o); });
@@ -282,22 +289,37 @@ void signal_pipeline::send_logs(std::vector<log_record> records) {
 }
 
 void signal_pipeline::settled(bool metrics, std::size_t n, const beeline::detail::http_outcome& o) {
-  if (!o.delivered) {
+  const std::string_view what = metrics ? "metric data points" : "log records";
+  std::size_t refused = o.delivered ? 0 : n;
+  std::string reason = o.error;
+  if (o.delivered && o.body_complete) {
+    // A partial success names the records the collector refused; an unreadable 2xx took them all.
+    const auto response = beeline::detail::read_otlp_response(
+        o.body, protobuf_, metrics ? "rejectedDataPoints" : "rejectedLogRecords");
+    if (response && response->rejected > 0) {
+      refused = std::min<std::size_t>(static_cast<std::size_t>(response->rejected), n);
+      reason = "OTLP partial success: " + std::to_string(refused) + " rejected";
+      if (!response->message.empty()) reason.append(": ").append(response->message);
+    }
+  }
+  if (refused > 0) {
     try {
-      const std::string_view what = metrics ? "metric data points" : "log records";
       log_limiter_.note(
-          logger_, log_level::warning, std::string("highlight dropped ") + std::string(what) + ": " + o.error,
-          n, what, "requests", [&] {
-            return "highlight dropped " + std::to_string(n) + " " + std::string(what) + ": " + o.error;
+          logger_, log_level::warning, std::string("highlight dropped ") + std::string(what) + ": " + reason,
+          refused, what, "requests", [&] {
+            return "highlight dropped " + std::to_string(refused) + " " + std::string(what) + ": " + reason;
           });
     } catch (...) {
     }
   }
   std::lock_guard lock(mutex_);
-  if (metrics)
-    (o.delivered ? counts_.metrics_exported : counts_.metrics_dropped) += n;
-  else
-    (o.delivered ? counts_.logs_exported : counts_.logs_dropped) += n;
+  if (metrics) {
+    counts_.metrics_exported += n - refused;
+    counts_.metrics_dropped += refused;
+  } else {
+    counts_.logs_exported += n - refused;
+    counts_.logs_dropped += refused;
+  }
   done_ += n;
   settled_.notify_all();
 }

@@ -1,7 +1,8 @@
 // Private: the metrics and logs pipeline of a Highlight client. Callers push records into two bounded queues
 // (a short mutex section, never a wait: a full queue drops and counts); a thread of its own encodes them as
-// OTLP/HTTP JSON (`/v1/metrics` gauge data points, `/v1/logs` log records) and sends them through the
-// library's HTTP client (gzip, retries, keep-alive), at each send interval or when flushed.
+// OTLP/HTTP protobuf or JSON (`/v1/metrics` gauge data points, `/v1/logs` log records) and sends them through
+// the library's HTTP client (gzip, retries, keep-alive), at each send interval or when flushed. A partial
+// success in the response counts its rejected records as dropped.
 #pragma once
 
 #include <beeline/highlight.hpp>
@@ -57,11 +58,13 @@ void append_logs_request_proto(std::string& out, const std::vector<log_record>& 
 
 class signal_pipeline {
  public:
-  /// Failed sends are logged to `logger` as the tracer logs span export failures: in full the first time,
-  /// then summed up at most once per `log_interval`.
-  signal_pipeline(beeline::detail::http_target target, http_options http, std::string resource_attributes,
-                  std::size_t capacity, std::chrono::milliseconds interval, log_hook logger = {},
-                  std::chrono::milliseconds log_interval = config{}.log_interval);
+  /// `resource` is the Resource's content in the chosen encoding: its encoded attributes for JSON
+  /// (otlp_json.hpp `otlp_resource_attributes`), the message's bytes for protobuf (otlp_proto.hpp
+  /// `otlp_proto_resource`). Failed sends are logged to `logger` as the tracer logs span export failures: in
+  /// full the first time, then summed up at most once per `log_interval`.
+  signal_pipeline(beeline::detail::http_target target, http_options http, otlp_protocol protocol,
+                  std::string resource, std::size_t capacity, std::chrono::milliseconds interval,
+                  log_hook logger = {}, std::chrono::milliseconds log_interval = config{}.log_interval);
   ~signal_pipeline();
   signal_pipeline(const signal_pipeline&) = delete;
   signal_pipeline& operator=(const signal_pipeline&) = delete;
@@ -87,6 +90,7 @@ class signal_pipeline {
   void send_logs(std::vector<log_record> records);
   void settled(bool metrics, std::size_t n, const beeline::detail::http_outcome& o);
 
+  bool protobuf_;
   std::string resource_;
   std::size_t capacity_;
   std::chrono::milliseconds interval_;

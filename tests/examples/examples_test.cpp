@@ -278,8 +278,9 @@ TEST_CASE(
 
 #ifdef BEELINE_EXAMPLE_HIGHLIGHT_SERVER
 TEST_CASE("examples: highlight_server --self-test reports spans, errors and metrics to an OTLP collector") {
+  // An empty 200: a full success in either OTLP encoding (the example sends protobuf, the default).
   beeline::test::loopback_server collector(
-      [](const beeline::test::recorded_request&) { return beeline::test::reply::with_status(200, "{}"); });
+      [](const beeline::test::recorded_request&) { return beeline::test::reply::with_status(200, ""); });
   child_process p({BEELINE_EXAMPLE_HIGHLIGHT_SERVER, "--self-test"},
                   {"HIGHLIGHT_PROJECT_ID=example", "HIGHLIGHT_OTLP_ENDPOINT=" + collector.url()});
   REQUIRE(p.wait(20s) == 0);
@@ -290,6 +291,7 @@ TEST_CASE("examples: highlight_server --self-test reports spans, errors and metr
   for (const auto& r : collector.requests()) {
     targets.insert(r.target);
     CHECK(r.header("content-encoding") == "gzip");
+    CHECK(r.header("content-type") == "application/x-protobuf");
   }
   CHECK(targets.count("/v1/traces") == 1);
   CHECK(targets.count("/v1/metrics") == 1);

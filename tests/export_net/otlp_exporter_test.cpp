@@ -24,6 +24,7 @@ namespace {
 beeline::otlp_exporter_options options_for(const loopback_server& server) {
   beeline::otlp_exporter_options o;
   o.endpoint = server.url();
+  o.protocol = beeline::otlp_protocol::http_json;  // these tests read the JSON bodies
   o.service_version = "1.2.3";
   o.resource_attributes = {{"deployment.environment", "test"}};
   o.http.retry.initial_backoff = std::chrono::milliseconds(5);

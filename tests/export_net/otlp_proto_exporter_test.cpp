@@ -99,22 +99,31 @@ TEST_CASE(
   CHECK(tr.stats().dropped_exporter == 1);
 }
 
-TEST_CASE("otlp: http/json stays the default, with application/json bodies") {
-  loopback_server server([](const recorded_request&) { return reply::with_status(200, "{}"); });
-  beeline::otlp_exporter_options o;
-  CHECK(o.protocol == beeline::otlp_protocol::http_json);
-  o.endpoint = server.url();
-  beeline::config cfg;
-  cfg.service_name = "json-test";
-  cfg.exporter = beeline::make_otlp_exporter(o);
-  cfg.logger = [](beeline::log_level, std::string_view) {};
-  beeline::tracer tr(cfg);
-  { beeline::span root = tr.start_trace("GET /"); }
-  REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+TEST_CASE(
+    "otlp: http/protobuf is the default, as the OpenTelemetry specification says; http/json on request") {
+  loopback_server server([](const recorded_request&) { return reply::with_status(200, ""); });
+  for (const bool json : {false, true}) {
+    beeline::otlp_exporter_options o;
+    CHECK(o.protocol == beeline::otlp_protocol::http_protobuf);
+    o.endpoint = server.url();
+    if (json) o.protocol = beeline::otlp_protocol::http_json;
+    beeline::config cfg;
+    cfg.service_name = "default-test";
+    cfg.exporter = beeline::make_otlp_exporter(o);
+    cfg.logger = [](beeline::log_level, std::string_view) {};
+    beeline::tracer tr(cfg);
+    { beeline::span root = tr.start_trace("GET /"); }
+    REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+    CHECK(tr.stats().exported == 1);
+  }
   const auto reqs = server.requests();
-  REQUIRE(reqs.size() == 1);
-  CHECK(reqs[0].header("Content-Type") == "application/json");
-  CHECK(reqs[0].body.substr(0, 16) == R"({"resourceSpans")");
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].header("Content-Type") == "application/x-protobuf");
+  // An ExportTraceServiceRequest starts with its resource_spans field (1, length-delimited): tag 0x0a.
+  REQUIRE(!reqs[0].body.empty());
+  CHECK(reqs[0].body[0] == '\x0a');
+  CHECK(reqs[1].header("Content-Type") == "application/json");
+  CHECK(reqs[1].body.substr(0, 16) == R"({"resourceSpans")");
 }
 
 TEST_CASE("otlp: a 200 whose protobuf body cannot be decoded counts as a bad response, as a JSON one does") {

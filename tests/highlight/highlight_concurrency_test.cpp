@@ -29,6 +29,7 @@ TEST_CASE("highlight: concurrent errors, metrics, logs and spans are all account
   hl::options o;
   o.project_id = "p";
   o.otlp_endpoint = server.url();
+  o.protocol = beeline::otlp_protocol::http_json;  // the tests read the JSON bodies
   o.send_interval = 10ms;
   o.signal_queue_capacity = 256;  // small: some metrics and logs are dropped under the burst
   o.logger = [](beeline::log_level, std::string_view) {};
@@ -78,6 +79,7 @@ TEST_CASE("highlight: awaited waits racing their deadlines and the exporter neve
   hl::options o;
   o.project_id = "p";
   o.otlp_endpoint = server.url();
+  o.protocol = beeline::otlp_protocol::http_json;  // the tests read the JSON bodies
   o.send_interval = 1ms;
   o.logger = [](beeline::log_level, std::string_view) {};
   hl::client c(o);

@@ -49,6 +49,7 @@ hl::options options_for(const loopback_server& server) {
   hl::options o;
   o.project_id = "test-project";
   o.otlp_endpoint = server.url();
+  o.protocol = beeline::otlp_protocol::http_json;  // the tests read the JSON bodies
   o.service_name = "hl-test";
   o.service_version = "1.2.3";
   o.environment = "test";
@@ -878,4 +879,94 @@ TEST_CASE("highlight: failed metric and log sends are logged like span export fa
   INFO(all);
   CHECK(has("highlight dropped 1 metric data points: HTTP 500: collector broke"));
   CHECK(has("highlight dropped 1 log records: HTTP 500: collector broke"));
+}
+
+TEST_CASE(
+    "highlight: traces, metrics and logs go as OTLP protobuf by default; the official schema reads them") {
+  // A partial success for the metrics: one data point refused, as a collector would say it in protobuf
+  // (ExportMetricsServiceResponse{partial_success{rejected_data_points: 1, error_message: "x"}}).
+  loopback_server server([](const recorded_request& r) {
+    if (r.target == "/v1/metrics")
+      return reply::with_status(200, std::string("\x0a\x05\x08\x01\x12\x01x", 7));
+    return reply::with_status(200, "");
+  });
+  hl::options o = options_for(server);
+  o.protocol = hl::options{}.protocol;  // the default
+  CHECK(o.protocol == beeline::otlp_protocol::http_protobuf);
+  std::vector<std::string> logged;
+  std::mutex log_mutex;
+  o.logger = [&](beeline::log_level, std::string_view what) {
+    std::lock_guard lock(log_mutex);
+    logged.emplace_back(what);
+  };
+  {
+    hl::client c(o);
+    { beeline::span root = c.tracer().start_trace("proto-request"); }
+    c.record_metric("sess-9", "latency_ms", 12.5, "req-9", {{"route", "/orders"}});
+    c.record_metric("", "latency_ms", 3, "", {});
+    c.log("loaded cart", "info", "sess-9", "req-9", {{"items", 4}});
+    REQUIRE(c.flush(2s).complete);
+    const auto s = c.stats();
+    CHECK(s.metrics_exported == 1);
+    CHECK(s.metrics_dropped == 1);  // the refused point, counted
+    CHECK(s.logs_exported == 1);
+  }
+  {
+    std::lock_guard lock(log_mutex);
+    CHECK(std::any_of(logged.begin(), logged.end(), [](const std::string& l) {
+      return l.find("OTLP partial success: 1 rejected: x") != std::string::npos;
+    }));
+  }
+  // Each body decoded by opentelemetry-proto's generated classes (tests/interop/otlp_proto_decode.py).
+  std::string venv_python = run_command("sh '" BEELINE_OTLP_PYTHON_SETUP "'");
+  while (!venv_python.empty() && venv_python.back() == '\n')
+    venv_python.pop_back();
+  temp_dir dir;
+  const std::map<std::string, std::string> signals = {
+      {"/v1/traces", "traces"}, {"/v1/metrics", "metrics"}, {"/v1/logs", "logs"}};
+  std::map<std::string, std::string> decoded;
+  for (const recorded_request& r : server.requests()) {
+    CHECK(r.header("Content-Type") == "application/x-protobuf");
+    CHECK(r.header("Content-Encoding") == "gzip");
+    const auto signal = signals.find(r.target);
+    REQUIRE(signal != signals.end());
+    const auto file = dir.path / (signal->second + ".pb");
+    std::ofstream(file, std::ios::binary) << beeline::test::gunzip(r.body);
+    decoded[signal->second] += run_command(venv_python + " '" BEELINE_OTLP_PROTO_DECODE "' decode " +
+                                           signal->second + " '" + file.string() + "'");
+  }
+  REQUIRE(decoded.size() == 3);
+  simdjson::dom::parser p;
+  simdjson::dom::element span =
+      p.parse(decoded["traces"])["resourceSpans"].at(0)["scopeSpans"].at(0)["spans"].at(0);
+  CHECK(std::string_view(span["name"].get_string().value()) == "proto-request");
+  simdjson::dom::parser pm;
+  simdjson::dom::element rm = pm.parse(decoded["metrics"])["resourceMetrics"].at(0);
+  CHECK(attrs(rm["resource"]["attributes"]).at("highlight.project_id") == str("test-project"));
+  simdjson::dom::element metric = rm["scopeMetrics"].at(0)["metrics"].at(0);
+  CHECK(std::string_view(metric["name"].get_string().value()) == "latency_ms");
+  simdjson::dom::element point = metric["gauge"]["dataPoints"].at(0);
+  CHECK(double(point["asDouble"].get_double().value()) == 12.5);
+  CHECK(attrs(point["attributes"]).at("highlight.session_id") == str("sess-9"));
+  simdjson::dom::parser pl;
+  simdjson::dom::element record =
+      pl.parse(decoded["logs"])["resourceLogs"].at(0)["scopeLogs"].at(0)["logRecords"].at(0);
+  CHECK(std::string_view(record["body"]["stringValue"].get_string().value()) == "loaded cart");
+  CHECK(attrs(record["attributes"]).at("items") == "{\"intValue\":\"4\"}");
+}
+
+TEST_CASE("highlight: a JSON partial success for logs counts the refused records") {
+  loopback_server server([](const recorded_request& r) {
+    if (r.target == "/v1/logs")
+      return reply::with_status(200,
+                                R"({"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"too old"}})");
+    return reply::with_status(200, "{}");
+  });
+  hl::client c(options_for(server));
+  for (int i = 0; i < 3; ++i)
+    c.log("line " + std::to_string(i), "info");
+  REQUIRE(c.flush(2s).complete);
+  const auto s = c.stats();
+  CHECK(s.logs_exported == 1);
+  CHECK(s.logs_dropped == 2);
 }
