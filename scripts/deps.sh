@@ -2,7 +2,7 @@
 # Installs the Debian packages beeline-cpp needs, only those missing. Idempotent; safe to run any time.
 set -eu
 
-packages="cmake g++ make libboost1.81-dev libfmt-dev libsimdjson-dev catch2 libssl-dev zlib1g-dev libbenchmark-dev libboost-stacktrace1.81-dev chromium"
+packages="cmake g++ make libboost1.81-dev libfmt-dev libsimdjson-dev catch2 libssl-dev zlib1g-dev libbenchmark-dev libboost-stacktrace1.81-dev chromium ccache"
 # Node (for the interop reference scripts) ships on the machine; install Debian's only if there is none.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || packages="$packages nodejs npm"
 # Python 3 (the test that compiles the documentation's code blocks) likewise.

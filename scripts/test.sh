@@ -4,6 +4,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# ccache (CMakeLists.txt uses it when installed): paths under this checkout hash as relative ones, so a clone in
+# another folder reuses what an earlier run compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
 # The real Node packages the interop tests compare against, pinned by package-lock.json.
 if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
