@@ -5,12 +5,14 @@
 #include <beeline/event.hpp>
 #include <beeline/http_exporter.hpp>
 #include <beeline/propagation.hpp>
+#include <beeline/sampler.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,6 +56,10 @@ struct config {
   double sample_rate = 1;
   /// Replaces the deterministic sampler when set.
   sampler_hook sampler;
+  /// An OpenTelemetry sampler (`OTEL_TRACES_SAMPLER`), decided once when a trace starts: replaces
+  /// `sample_rate`, and sets the W3C sampled flag propagated downstream. A `sampler` hook still runs after
+  /// it, on the spans it kept.
+  std::optional<otel_sampler> trace_sampler;
   presend_hook presend;
 
   /// Reads an incoming request's trace context (the Beeline's `httpTraceParserHook`). Unset:
