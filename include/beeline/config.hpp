@@ -36,7 +36,9 @@ enum class log_level { debug, info, warning, error };
 /// Receives the tracer's own diagnostics.
 using log_hook = std::function<void(log_level, std::string_view)>;
 
-/// Everything a tracer needs. Defaults follow the Node Beeline and libhoney where they exist.
+/// Everything a tracer needs. Defaults follow the Node Beeline and libhoney where they exist. `init` fills
+/// what the config leaves unset from the environment (`OTEL_*`, `HONEYCOMB_*`); a `tracer` constructed
+/// directly does not.
 struct config {
   /// Honeycomb API key. Empty, with no exporter given: spans go to JSON lines (see `jsonl_path`).
   std::string write_key;
@@ -72,7 +74,8 @@ struct config {
   /// `xray::propagation_hook`.
   propagation::propagation_hook http_trace_propagation_hook;
 
-  /// Where events go. Null: to Honeycomb when `write_key` is set, else JSON lines to `jsonl_path`.
+  /// Where events go. Null: to Honeycomb when `write_key` is set, else (with `init`) what the `OTEL_*`
+  /// environment chooses, else JSON lines to `jsonl_path` (docs/configuration.md, "The environment").
   std::shared_ptr<beeline::exporter> exporter;
   /// File for the default JSON-lines exporter (appended to); "" or "-" is stdout. A file that cannot be
   /// opened for appending makes `init` fail.
