@@ -84,6 +84,23 @@ std::vector<std::pair<std::string, std::string>> parse_pairs(std::string_view te
   return out;
 }
 
+// An HTTP token (RFC 9110 `tchar`s).
+bool header_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+      return false;
+  return true;
+}
+
+// No control characters but tab.
+bool header_value(std::string_view s) {
+  for (const char c : s)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) return false;
+  return true;
+}
+
 template <class Int>
 std::optional<Int> parse_int(std::string_view text, Int min) {
   text = trim(text);
@@ -206,6 +223,11 @@ std::shared_ptr<exporter> make_otlp_from_env(const config& cfg, const config& de
   if (const auto v = env.otlp("HEADERS", &name)) {
     std::vector<std::string> bad;
     for (auto& [key, value] : parse_pairs(*v, bad)) {
+      // Decoding may give bytes no HTTP header may hold (a line break would split the request).
+      if (!header_name(key) || !header_value(value)) {
+        bad.push_back(key + "=...");
+        continue;
+      }
       // A header the config sets is not sent twice.
       const bool in_config = std::any_of(cfg.http.headers.begin(), cfg.http.headers.end(),
                                          [&](const auto& h) { return iequals(h.first, key); });

@@ -115,6 +115,21 @@ TEST_CASE("otel env: resource attributes become the resource; the config's servi
   CHECK(attribute(resource, "team") == R"({"stringValue":"a=b"})");
 }
 
+TEST_CASE("otel env: headers that decode to bytes HTTP does not allow are skipped with a warning") {
+  loopback_server server(ok);
+  std::vector<std::string> warnings;
+  const auto r =
+      one_request(server,
+                  {{"OTEL_EXPORTER_OTLP_ENDPOINT", server.url()},
+                   {"OTEL_EXPORTER_OTLP_HEADERS", "x-a=1%0D%0AInjected: yes,bad%20name=2,x-b=ok%09tab"}},
+                  &warnings);
+  CHECK(r.header_count("Injected") == 0);
+  CHECK(r.header_count("x-a") == 0);
+  CHECK(r.header_count("bad name") == 0);
+  CHECK(r.header("x-b") == "ok\ttab");
+  CHECK(warnings.size() == 2);
+}
+
 TEST_CASE("otel env: a header the config sets is not sent a second time") {
   loopback_server server(ok);
   beeline::config cfg;
