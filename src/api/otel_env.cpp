@@ -76,7 +76,9 @@ std::vector<std::pair<std::string, std::string>> parse_pairs(std::string_view te
     std::string key, value;
     if (eq == std::string_view::npos || !percent_decode(trim(member.substr(0, eq)), key) ||
         trim(key).empty() || !percent_decode(trim(member.substr(eq + 1)), value)) {
-      bad.emplace_back(member);
+      // Named by its key only: values (API keys in headers) must not reach the log.
+      bad.push_back(eq == std::string_view::npos ? std::string("a member without '='")
+                                                 : "'" + std::string(trim(member.substr(0, eq))) + "=...'");
       continue;
     }
     out.emplace_back(std::move(key), std::move(value));
@@ -175,7 +177,7 @@ std::vector<std::pair<std::string, std::string>> resource_attributes(const envir
   auto attrs = parse_pairs(*v, bad);
   if (!bad.empty()) {
     env.warn(
-        fmt::format("OTEL_RESOURCE_ATTRIBUTES: malformed member '{}' (want key=value, percent-encoded); "
+        fmt::format("OTEL_RESOURCE_ATTRIBUTES: malformed member {} (want key=value, percent-encoded); "
                     "the whole variable is ignored",
                     bad.front()));
     return {};
@@ -209,7 +211,8 @@ std::optional<otlp_endpoint> endpoint_from(const environment& env) {
   return std::nullopt;
 }
 
-std::shared_ptr<exporter> make_otlp_from_env(const config& cfg, const config& defaults,
+// `timeouts_set`: the config's own http timeouts (request, connect) differ from the defaults.
+std::shared_ptr<exporter> make_otlp_from_env(const config& cfg, std::pair<bool, bool> timeouts_set,
                                              const std::optional<otlp_endpoint>& endpoint,
                                              std::vector<std::pair<std::string, std::string>> resource,
                                              const environment& env) {
@@ -225,7 +228,7 @@ std::shared_ptr<exporter> make_otlp_from_env(const config& cfg, const config& de
     for (auto& [key, value] : parse_pairs(*v, bad)) {
       // Decoding may give bytes no HTTP header may hold (a line break would split the request).
       if (!header_name(key) || !header_value(value)) {
-        bad.push_back(key + "=...");
+        bad.push_back("'" + key + "=...'");
         continue;
       }
       // A header the config sets is not sent twice.
@@ -234,7 +237,8 @@ std::shared_ptr<exporter> make_otlp_from_env(const config& cfg, const config& de
       if (!in_config) o.http.headers.emplace_back(std::move(key), std::move(value));
     }
     for (const std::string& b : bad)
-      env.warn(fmt::format("{}: malformed member '{}' (want key=value, percent-encoded); ignored", name, b));
+      env.warn(fmt::format(
+          "{}: malformed member {} (want key=value, percent-encoded, usable in HTTP); ignored", name, b));
   }
   if (const auto v = env.otlp("PROTOCOL", &name)) {
     const std::string p = lower(trim(*v));
@@ -256,10 +260,8 @@ std::shared_ptr<exporter> make_otlp_from_env(const config& cfg, const config& de
   }
   if (const auto v = env.otlp("TIMEOUT", &name)) {
     if (const auto ms = parse_int<std::int64_t>(*v, 1)) {
-      if (cfg.http.request_timeout == defaults.http.request_timeout)
-        o.http.request_timeout = std::chrono::milliseconds(*ms);
-      if (cfg.http.connect_timeout == defaults.http.connect_timeout)
-        o.http.connect_timeout = std::chrono::milliseconds(*ms);
+      if (!timeouts_set.first) o.http.request_timeout = std::chrono::milliseconds(*ms);
+      if (!timeouts_set.second) o.http.connect_timeout = std::chrono::milliseconds(*ms);
     } else {
       env.warn(fmt::format("{}='{}' is not a positive number of milliseconds; ignored", name, trim(*v)));
     }
@@ -291,6 +293,8 @@ env_outcome apply_environment(config& cfg, const env_lookup& lookup, const log_h
 
   // What the config chose itself, before the environment fills anything in.
   const bool config_exporter = cfg.exporter || !cfg.write_key.empty();
+  const std::pair<bool, bool> timeouts_set{cfg.http.request_timeout != defaults.http.request_timeout,
+                                           cfg.http.connect_timeout != defaults.http.connect_timeout};
   fill(cfg.write_key, env, "HONEYCOMB_WRITEKEY");
   fill(cfg.dataset, env, "HONEYCOMB_DATASET");
   fill(cfg.api_host, env, "HONEYCOMB_API_HOST");
@@ -391,7 +395,7 @@ env_outcome apply_environment(config& cfg, const env_lookup& lookup, const log_h
       if (!cfg.write_key.empty())
         env.info(
             "spans go to OTLP as the OTEL_* variables ask; HONEYCOMB_WRITEKEY does not choose the exporter");
-      cfg.exporter = make_otlp_from_env(cfg, defaults, endpoint, std::move(resource), env);
+      cfg.exporter = make_otlp_from_env(cfg, timeouts_set, endpoint, std::move(resource), env);
       break;
     case choice::console:
       cfg.exporter = make_jsonl_exporter(cfg.jsonl_path);

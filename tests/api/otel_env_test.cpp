@@ -297,6 +297,18 @@ TEST_CASE("env: the exporter is the config's, else OTEL_TRACES_EXPORTER's, else 
     CHECK(e.warnings("OTEL_EXPORTER_OTLP_CERTIFICATE") == 1);
     CHECK(e.warnings("OTEL_EXPORTER_OTLP_HEADERS") == 2);
   }
+  SECTION("a malformed header is named by its key, its value never logged") {
+    env_run e{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"},
+               {"OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=sec%zzret,s3cr3t,x-b=sec%0Aret"}}};
+    beeline::config cfg;
+    e.apply(cfg);
+    CHECK(is_http(cfg));
+    CHECK(e.warnings("OTEL_EXPORTER_OTLP_HEADERS") == 3);
+    CHECK(e.warnings("x-honeycomb-team") == 1);
+    CHECK(e.warnings("x-b") == 1);
+    CHECK_FALSE(e.logged("sec"));
+    CHECK_FALSE(e.logged("s3cr3t"));
+  }
 }
 
 TEST_CASE("env: console writes JSON lines to jsonl_path, none sends nothing", "[otel_env]") {

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <thread>
 
 using beeline::test::loopback_server;
 using beeline::test::recorded_request;
@@ -162,4 +163,32 @@ TEST_CASE("otel env: OTEL_EXPORTER_OTLP_CERTIFICATE is the CA an https collector
                                       {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", cert.files().cert_file}});
   CHECK(r.target == "/v1/traces");
   CHECK(server.handshake_failures() == 0);
+}
+
+TEST_CASE("otel env: OTEL_EXPORTER_OTLP_TIMEOUT bounds a request, and wins over OTEL_BSP_EXPORT_TIMEOUT") {
+  loopback_server server([](const recorded_request&) { return reply::never(); });
+  beeline::config cfg;
+  cfg.logger = [](beeline::log_level, std::string_view) {};
+  const std::map<std::string, std::string> vars{{"OTEL_EXPORTER_OTLP_ENDPOINT", server.url()},
+                                                {"OTEL_EXPORTER_OTLP_TIMEOUT", "100"},
+                                                {"OTEL_BSP_EXPORT_TIMEOUT", "60000"}};
+  beeline::detail::apply_environment(
+      cfg,
+      [&](std::string_view name) -> std::optional<std::string> {
+        const auto it = vars.find(std::string(name));
+        return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+      },
+      nullptr);
+  CHECK(cfg.http.request_timeout == std::chrono::milliseconds(60000));  // for an exporter made from write_key
+  const auto http = std::dynamic_pointer_cast<beeline::http_exporter>(cfg.exporter);
+  REQUIRE(http);
+  beeline::tracer t(cfg);
+  { beeline::span root = t.start_trace("op"); }
+  t.flush_sync(std::chrono::milliseconds(50));
+  // The first attempt gives up after 100 ms (a 60 s timeout would keep it waiting).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (http->stats().timeouts == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(http->stats().timeouts >= 1);
+  t.shutdown(std::chrono::milliseconds(200));
 }
