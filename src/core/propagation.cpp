@@ -1000,6 +1000,8 @@ field_list unmarshal(std::string_view list) {
     list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
     cut = true;
   }
+  out.reserve(std::min<std::size_t>(static_cast<std::size_t>(std::count(list.begin(), list.end(), ',')) + 1,
+                                    max_members));
   std::string key;
   std::string text;
   split(list, ',', [&](std::string_view member) {
@@ -1032,17 +1034,23 @@ field_list unmarshal(std::string_view list) {
 }
 
 field_list from_headers(const propagation::header_view& headers) {
+  // One header (the usual case) is read where it lies; several are joined into one list, of which more than
+  // the limit is never copied: one byte past it is kept, so `unmarshal` sees (and counts) the cut.
+  std::string_view first;
   std::string joined;
-  bool any = false;
+  std::size_t count = 0;
   headers.for_each(header, [&](std::string_view v) {
-    if (any) joined.push_back(',');
-    any = true;
-    // More than the limit is never read: keep one byte past it, so `unmarshal` sees (and counts) the cut.
+    if (++count == 1) {
+      first = v;
+      return true;
+    }
+    if (count == 2) joined.assign(first.substr(0, max_bytes + 1));
+    joined.push_back(',');
     joined.append(v.substr(0, max_bytes + 1 - std::min(joined.size(), max_bytes + 1)));
     return joined.size() <= max_bytes;
   });
-  if (!any) return {};
-  return unmarshal(joined);
+  if (count == 0) return {};
+  return unmarshal(count == 1 ? first : std::string_view(joined));
 }
 
 propagation::parser_hook parser_hook() {
@@ -1202,6 +1210,7 @@ parser_hook composite_parser_hook(std::vector<propagator> list, bool propagate_d
       ctx->fields = std::move(entries);
       return ctx;
     }
+    ctx->fields.reserve(ctx->fields.size() + entries.size());
     for (owned_field& e : entries)
       if (std::none_of(ctx->fields.begin(), ctx->fields.end(),
                        [&](const owned_field& o) { return o.key == e.key; }))
