@@ -40,6 +40,7 @@ constexpr std::string_view kAws =
 constexpr std::string_view kXray =
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 constexpr std::string_view kHighlight = "a1b2c3d4e5f6/req-000123";
+constexpr std::string_view kBaggage = "user_id=u-12345,tenant=acme,plan=pro,request_count=42,beta=true";
 
 // Runs `op` per iteration and reports allocations per call. `op` returns something to keep alive.
 template <class Op>
@@ -158,6 +159,18 @@ void register_benchmarks() {
     measure(s, [&] { return beeline::highlight::marshal(ids); });
   });
 
+  // ---- W3C baggage: the same five fields as the Honeycomb context above
+  benchmark::RegisterBenchmark("baggage/unmarshal_5_entries", [](benchmark::State& s) {
+    if (!require(s, beeline::baggage::unmarshal(kBaggage).size() == 5, "five entries not read")) return;
+    measure(s, [] { return beeline::baggage::unmarshal(kBaggage); });
+  });
+  benchmark::RegisterBenchmark("baggage/marshal_5_fields", [](benchmark::State& s) {
+    const beeline::trace_context ctx = parsed_honeycomb();
+    if (!require(s, beeline::baggage::marshal(ctx.fields) == kBaggage, "marshal differs from the input"))
+      return;
+    measure(s, [&] { return beeline::baggage::marshal(ctx.fields); });
+  });
+
   // ---- The default incoming rule over a request's headers
   benchmark::RegisterBenchmark("parse_default/w3c_in_8_headers", [](benchmark::State& s) {
     const std::vector<std::pair<std::string, std::string>> headers = {
@@ -171,6 +184,24 @@ void register_benchmarks() {
         {"X-Request-Id", "abc"}};
     if (!require(s, prop::parse_default(prop::header_view(headers), false).has_value(), "rejected")) return;
     measure(s, [&] { return prop::parse_default(prop::header_view(headers), false); });
+  });
+  // The composite OTEL_PROPAGATORS=tracecontext,baggage makes, over the same headers plus a baggage header.
+  benchmark::RegisterBenchmark("composite/tracecontext_baggage_in_9_headers", [](benchmark::State& s) {
+    const std::vector<std::pair<std::string, std::string>> headers = {
+        {"Host", "api.example.com"},
+        {"User-Agent", "curl/8.0"},
+        {"Accept", "*/*"},
+        {"Content-Type", "application/json"},
+        {"Content-Length", "42"},
+        {"traceparent", std::string(kTraceparent)},
+        {"tracestate", std::string(kTracestate)},
+        {"baggage", std::string(kBaggage)},
+        {"X-Request-Id", "abc"}};
+    const auto parse =
+        prop::composite_parser_hook({prop::propagator::tracecontext, prop::propagator::baggage}, false);
+    const auto ctx = parse(prop::header_view(headers));
+    if (!require(s, ctx && ctx->fields.size() == 5, "context or entries not read")) return;
+    measure(s, [&] { return parse(prop::header_view(headers)); });
   });
 }
 

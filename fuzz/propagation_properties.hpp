@@ -218,6 +218,8 @@ inline std::string_view format_name(prop::format f) {
       return "xray";
     case prop::format::highlight:
       return "highlight";
+    case prop::format::baggage:
+      return "baggage";
   }
   return "?";
 }
@@ -1215,6 +1217,201 @@ inline std::string check_highlight(std::string_view value, const check_depth& de
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// W3C baggage
+
+/// JavaScript's encodeURIComponent over UTF-8 bytes.
+inline std::string reference_uri_encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+        std::string_view("-_.!~*'()").find(ch) != std::string_view::npos) {
+      out.push_back(ch);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// Percent-decoding that must give UTF-8; nullopt otherwise.
+inline std::optional<std::string> reference_uri_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) return std::nullopt;
+    unsigned v = 0;
+    std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+    out += static_cast<char>(v);
+    i += 2;
+  }
+  if (!valid_utf8(out)) return std::nullopt;
+  return out;
+}
+
+inline std::string_view js_trim(std::string_view s) {
+  while (!s.empty() && is_js_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_js_space(s.back()))
+    s.remove_suffix(1);
+  return s;
+}
+
+/// The entries and counts a `baggage` value gives, from its description in propagation.hpp.
+struct baggage_reading {
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::uint64_t malformed = 0, invalid_encoding = 0, oversized = 0;
+};
+
+inline baggage_reading reference_baggage(std::string_view list) {
+  baggage_reading r;
+  bool cut = false;
+  if (list.size() > beeline::baggage::max_bytes) {
+    std::size_t last = std::string_view::npos;
+    for (std::size_t i = 0; i <= beeline::baggage::max_bytes; ++i)
+      if (list[i] == ',') last = i;
+    list = last == std::string_view::npos ? std::string_view() : list.substr(0, last);
+    cut = true;
+  }
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    std::size_t end = list.find(',', start);
+    if (end == std::string_view::npos) end = list.size();
+    const std::string_view member = list.substr(start, end - start);
+    start = end + 1;
+    if (js_trim(member).empty()) continue;
+    if (member.size() > beeline::baggage::max_member_bytes) {
+      ++r.oversized;
+      continue;
+    }
+    std::string_view pair = member;
+    if (const std::size_t semi = pair.find(';'); semi != std::string_view::npos) pair = pair.substr(0, semi);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || js_trim(pair.substr(0, eq)).empty()) {
+      ++r.malformed;
+      continue;
+    }
+    const std::string_view k = js_trim(pair.substr(0, eq)), v = js_trim(pair.substr(eq + 1));
+    const auto key = reference_uri_decode(k);
+    const auto value = reference_uri_decode(v);
+    if (any_char(k, is_control) || any_char(v, is_control) || !key || !value) {
+      ++r.invalid_encoding;
+      continue;
+    }
+    auto it =
+        std::find_if(r.entries.begin(), r.entries.end(), [&](const auto& e) { return e.first == *key; });
+    if (it != r.entries.end()) {
+      it->second = *value;
+    } else if (r.entries.size() >= beeline::baggage::max_members) {
+      cut = true;
+    } else {
+      r.entries.emplace_back(*key, *value);
+    }
+  }
+  if (cut) ++r.oversized;
+  return r;
+}
+
+inline std::vector<std::pair<std::string, std::string>> baggage_strings(findings& out,
+                                                                        const field_list& fields) {
+  std::vector<std::pair<std::string, std::string>> e;
+  for (const owned_field& f : fields) {
+    out.expect(f.value.kind() == value_kind::string, "baggage::unmarshal made a field that is not a string");
+    e.emplace_back(f.key, std::string(f.value.view().as_string()));
+  }
+  return e;
+}
+
+/// `baggage::marshal` of string fields, against the rule it documents.
+inline void check_baggage_marshal(findings& out, const field_list& fields, bool full) {
+  count_change mc;
+  const std::optional<std::string> m = counted(
+      mc, [&] { return beeline::baggage::marshal(fields); }, full);
+  expect_no_count(out, mc, "baggage::marshal");
+  std::string expected;
+  std::vector<std::pair<std::string, std::string>> written;
+  std::size_t taken = 0;
+  for (const owned_field& f : fields) {
+    if (f.value.kind() != value_kind::string) return;  // scalars are compared with Node (tests/interop)
+    const std::string_view v = f.value.view().as_string();
+    if (f.key.empty() || !valid_utf8(f.key) || !valid_utf8(v)) continue;
+    const std::string member = reference_uri_encode(f.key) + "=" + reference_uri_encode(v);
+    if (member.size() > beeline::baggage::max_member_bytes) continue;
+    if (taken++ == beeline::baggage::max_members) break;
+    if (expected.size() + (expected.empty() ? 0 : 1) + member.size() > beeline::baggage::max_bytes) continue;
+    expected += (expected.empty() ? "" : ",") + member;
+    written.emplace_back(f.key, std::string(v));
+  }
+  out.expect(m.value_or("") == expected,
+             [&] { return "baggage::marshal wrote " + describe(m) + ", expected " + c_literal(expected); });
+  if (!m) return;
+  count_change rc;
+  const field_list back = counted(
+      rc, [&] { return beeline::baggage::unmarshal(*m); }, full);
+  expect_no_count(out, rc, "baggage::unmarshal of what marshal wrote");
+  // A repeated key is written twice and read back as its last value.
+  std::vector<std::pair<std::string, std::string>> merged;
+  for (auto& [k, v] : written) {
+    auto it = std::find_if(merged.begin(), merged.end(), [&](const auto& e) { return e.first == k; });
+    if (it != merged.end())
+      it->second = v;
+    else
+      merged.emplace_back(k, v);
+  }
+  out.expect(baggage_strings(out, back) == merged,
+             "reading back what baggage::marshal wrote changed the entries");
+}
+
+inline std::string check_baggage(std::string_view value, const check_depth& depth = {},
+                                 bool* accepted = nullptr) {
+  findings out("baggage", value);
+  count_change c;
+  const field_list r = counted(c, [&] { return beeline::baggage::unmarshal(value); });
+  if (accepted) *accepted = !r.empty();
+  const baggage_reading want = reference_baggage(value);
+  const auto got = baggage_strings(out, r);
+  out.expect(got == want.entries, [&] {
+    return "baggage::unmarshal read " + std::to_string(got.size()) + " entries, the description " +
+           std::to_string(want.entries.size()) + " (or different ones)";
+  });
+  out.expect(r.size() <= beeline::baggage::max_members, "baggage::unmarshal kept more than max_members");
+  expect_unique_keys(out, r);
+  out.expect(
+      !c.went_down && c.added == c.in(prop::format::baggage, prop::reject_reason::malformed) +
+                                     c.in(prop::format::baggage, prop::reject_reason::invalid_encoding) +
+                                     c.in(prop::format::baggage, prop::reject_reason::oversized),
+      [&] { return "baggage::unmarshal counted outside baggage's reasons: " + describe(c); });
+  out.expect(
+      c.in(prop::format::baggage, prop::reject_reason::malformed) == want.malformed &&
+          c.in(prop::format::baggage, prop::reject_reason::invalid_encoding) == want.invalid_encoding &&
+          c.in(prop::format::baggage, prop::reject_reason::oversized) == want.oversized,
+      [&] { return "baggage::unmarshal's counts differ from the description: " + describe(c); });
+  check_baggage_marshal(out, r, depth.full);
+  if (!depth.full) return out.message();
+  const header_pairs one{{"Baggage", std::string(value)}};
+  out.expect(beeline::baggage::from_headers(prop::header_view(one)) == r,
+             "baggage::from_headers disagrees with unmarshal");
+  // Split at a comma into two headers: the same list.
+  if (const std::size_t comma = value.find(','); comma != std::string_view::npos) {
+    const header_pairs two{{"baggage", std::string(value.substr(0, comma))},
+                           {"baggage", std::string(value.substr(comma + 1))}};
+    out.expect(beeline::baggage::from_headers(prop::header_view(two)) == r,
+               "two baggage headers read differently from the same list in one");
+  }
+  const auto hooked = beeline::baggage::parser_hook()(prop::header_view(one));
+  out.expect(hooked ? hooked->fields == r && hooked->trace_id.empty() : r.empty(),
+             "baggage::parser_hook disagrees with unmarshal");
+  expect_sums_agree(out);
+  return out.message();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Every marshal, from arbitrary bytes
 
 /// One codec's marshal on the context `context_from_bytes(bytes)` makes (for highlight: its two ids as the
@@ -1238,6 +1435,9 @@ inline std::string check_marshal(std::string_view bytes, prop::format f, const c
       break;
     case prop::format::highlight:
       check_highlight_marshal(out, {ctx.trace_id, ctx.parent_id}, depth.full);
+      break;
+    case prop::format::baggage:
+      check_baggage_marshal(out, ctx.fields, depth.full);
       break;
   }
   return out.message();

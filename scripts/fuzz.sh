@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [ $# -gt 0 ] && shift
-targets="${*:-honeycomb w3c aws xray highlight headers}"
+targets="${*:-honeycomb w3c aws xray highlight headers baggage}"
 build="${BEELINE_FUZZ_BUILD_DIR:-build/fuzz}"
 flags="${BEELINE_FUZZ_FLAGS:-}"
 

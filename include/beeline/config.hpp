@@ -5,12 +5,14 @@
 #include <beeline/event.hpp>
 #include <beeline/http_exporter.hpp>
 #include <beeline/propagation.hpp>
+#include <beeline/sampler.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,7 +36,9 @@ enum class log_level { debug, info, warning, error };
 /// Receives the tracer's own diagnostics.
 using log_hook = std::function<void(log_level, std::string_view)>;
 
-/// Everything a tracer needs. Defaults follow the Node Beeline and libhoney where they exist.
+/// Everything a tracer needs. Defaults follow the Node Beeline and libhoney where they exist. `init` fills
+/// what the config leaves unset from the environment (`OTEL_*`, `HONEYCOMB_*`); a `tracer` constructed
+/// directly does not.
 struct config {
   /// Honeycomb API key. Empty, with no exporter given: spans go to JSON lines (see `jsonl_path`).
   std::string write_key;
@@ -54,6 +58,10 @@ struct config {
   double sample_rate = 1;
   /// Replaces the deterministic sampler when set.
   sampler_hook sampler;
+  /// An OpenTelemetry sampler (`OTEL_TRACES_SAMPLER`), decided once when a trace starts: replaces
+  /// `sample_rate`, and sets the W3C sampled flag propagated downstream. A `sampler` hook still runs after
+  /// it, on the spans it kept.
+  std::optional<otel_sampler> trace_sampler;
   presend_hook presend;
 
   /// Reads an incoming request's trace context (the Beeline's `httpTraceParserHook`). Unset:
@@ -66,7 +74,8 @@ struct config {
   /// `xray::propagation_hook`.
   propagation::propagation_hook http_trace_propagation_hook;
 
-  /// Where events go. Null: to Honeycomb when `write_key` is set, else JSON lines to `jsonl_path`.
+  /// Where events go. Null: to Honeycomb when `write_key` is set, else (with `init`) what the `OTEL_*`
+  /// environment chooses, else JSON lines to `jsonl_path` (docs/configuration.md, "The environment").
   std::shared_ptr<beeline::exporter> exporter;
   /// File for the default JSON-lines exporter (appended to); "" or "-" is stdout. A file that cannot be
   /// opened for appending makes `init` fail.

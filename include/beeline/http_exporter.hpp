@@ -98,6 +98,8 @@ enum class otlp_protocol {
 /// responses are read in either encoding and counted.
 struct otlp_exporter_options {
   std::string endpoint = "http://localhost:4318";  ///< `/v1/traces` is appended
+  /// `endpoint` is the whole traces URL, used as it is (what `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` gives).
+  bool endpoint_is_traces_url = false;
   std::string service_name;        ///< resource `service.name`; empty: the spans' `service.name`
   std::string service_version;     ///< resource `service.version`, if not empty
   field_list resource_attributes;  ///< more resource attributes (`deployment.environment`, ...)

@@ -35,8 +35,8 @@ inline constexpr std::size_t max_header_bytes = 8192;
 inline constexpr std::size_t max_id_bytes = 256;
 
 /// The codecs, for counters.
-enum class format : std::uint8_t { honeycomb, w3c, aws, xray, highlight };
-inline constexpr std::size_t format_count = 5;
+enum class format : std::uint8_t { honeycomb, w3c, aws, xray, highlight, baggage };
+inline constexpr std::size_t format_count = 6;
 
 /// Why a header value was rejected.
 enum class reject_reason : std::uint8_t {
@@ -50,9 +50,11 @@ enum class reject_reason : std::uint8_t {
 inline constexpr std::size_t reject_reason_count = 6;
 
 /// Process-wide counts of rejected header values, per format and reason. Also counted, though the header is
-/// still accepted: an invalid W3C `tracestate` dropped (`w3c`, `malformed` or `oversized`), a Honeycomb
-/// context that is valid JSON but not an object, whose fields are dropped (`honeycomb`, `invalid_json`), a
-/// Honeycomb dataset over `max_id_bytes`, dropped (`honeycomb`, `invalid_id`).
+/// still accepted: a W3C `baggage` list-member skipped (`baggage`, `malformed`, `invalid_encoding` or
+/// `oversized`, one count per member) or a list cut to its limits (`baggage`, `oversized`, once per list); an
+/// invalid W3C `tracestate` dropped (`w3c`, `malformed` or `oversized`), a Honeycomb context that is valid
+/// JSON but not an object, whose fields are dropped (`honeycomb`, `invalid_json`), a Honeycomb dataset over
+/// `max_id_bytes`, dropped (`honeycomb`, `invalid_id`).
 struct rejection_counts {
   std::array<std::array<std::uint64_t, reject_reason_count>, format_count> counts{};
   std::uint64_t of(format f, reject_reason r) const noexcept {
@@ -118,6 +120,29 @@ using propagation_hook = std::function<header_list(const trace_context&)>;
 /// The Node Beeline's default incoming rule: `X-Honeycomb-Trace` if present and not empty, else W3C
 /// `traceparent` (with `tracestate`). `propagate_dataset` as for `honeycomb::unmarshal`.
 std::optional<trace_context> parse_default(const header_view& headers, bool propagate_dataset);
+
+/// The propagators `OTEL_PROPAGATORS` names, plus this library's own formats.
+enum class propagator : std::uint8_t {
+  tracecontext,  ///< W3C `traceparent` / `tracestate` (the `w3c` codec)
+  baggage,       ///< W3C `baggage`: trace fields as entries (the `baggage` codec)
+  xray,          ///< AWS X-Ray as OpenTelemetry writes it (the `xray` codec)
+  honeycomb,     ///< `X-Honeycomb-Trace` (the `honeycomb` codec)
+  aws,           ///< `X-Amzn-Trace-Id` as the Beeline writes it, with trace fields (the `aws` codec)
+};
+
+/// Reads an `OTEL_PROPAGATORS` value: names separated by commas (ASCII case-insensitive, spaces around them
+/// ignored, a repeated name kept once). `none` alone gives an empty list (nothing read or written). Unknown
+/// or unsupported names (`b3`, `jaeger`, ...) are skipped and listed in `unknown`.
+std::vector<propagator> parse_propagators(std::string_view text, std::vector<std::string>& unknown);
+
+/// Reads a request with several propagators, as OpenTelemetry's composite propagator does: the first of the
+/// trace propagators, in list order, that finds a context gives the ids; then, if `baggage` is in the list,
+/// the `baggage` entries are added to the context's fields (a field the trace propagator already carried
+/// keeps its value). Baggage alone, with no trace context, gives a context with empty ids and the fields: the
+/// new trace starts with them. `propagate_dataset` as for `honeycomb::unmarshal`.
+parser_hook composite_parser_hook(std::vector<propagator> list, bool propagate_dataset);
+/// Writes every propagator's headers, in list order.
+propagation_hook composite_propagation_hook(std::vector<propagator> list, bool propagate_dataset);
 
 }  // namespace propagation
 
@@ -230,6 +255,44 @@ propagation::parser_hook parser_hook();
 propagation::propagation_hook propagation_hook();
 
 }  // namespace xray
+
+/// W3C Baggage: `baggage: key=value[;property...],...`. Here it carries a trace's fields (what
+/// `add_trace_context` adds, and what arrived from upstream) to services that speak only W3C: a field becomes
+/// an entry on the way out, an entry becomes a string field on the way in. Keys are used verbatim (a trace
+/// field `app.user` travels as the entry `app.user`).
+namespace baggage {
+
+inline constexpr std::string_view header = "baggage";
+/// W3C Baggage's limits, as OpenTelemetry applies them.
+inline constexpr std::size_t max_members = 180;
+inline constexpr std::size_t max_member_bytes = 4096;
+inline constexpr std::size_t max_bytes = 8192;
+
+/// The header value for `fields`, as OpenTelemetry JS's `W3CBaggagePropagator` writes it: `key=value` per
+/// field, key and value percent-encoded as JavaScript's `encodeURIComponent` does. A string is written as it
+/// is; a number, boolean or null as JavaScript's `String()` writes it (`42`, `2.5`, `true`, `null`); nested
+/// JSON as its JSON text. Members over `max_member_bytes` are left out, then at most `max_members` are taken,
+/// then members that would take the value over `max_bytes` are left out. nullopt when nothing is left (or no
+/// fields).
+std::optional<std::string> marshal(const field_list& fields);
+
+/// Reads a header value (several `baggage` headers joined with `,` are one list). Each member's key and value
+/// are trimmed and percent-decoded; properties (after `;`) are ignored; a repeated key keeps its last value.
+/// Bounded as W3C Baggage asks: only the first `max_bytes` are read (cut at a member boundary), at most
+/// `max_members` entries are kept and members over `max_member_bytes` are skipped (each cut counted
+/// `oversized`). A member with no `=` or an empty key is skipped (`malformed`), one with bad
+/// percent-encoding, invalid UTF-8 or control characters too (`invalid_encoding`); the rest of the list is
+/// still read.
+field_list unmarshal(std::string_view value);
+/// The entries of every `baggage` header of a request, read as `unmarshal` reads one.
+field_list from_headers(const propagation::header_view& headers);
+
+/// A context with empty ids whose fields are the entries, or nullopt when there are none.
+propagation::parser_hook parser_hook();
+/// The `baggage` header for the context's fields, when there are any.
+propagation::propagation_hook propagation_hook();
+
+}  // namespace baggage
 
 /// Highlight's `x-highlight-request: <secure session id>/<request id>`.
 namespace highlight {

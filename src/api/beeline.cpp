@@ -1,6 +1,7 @@
 #include <beeline/beeline.hpp>
 
 #include "api/context.hpp"
+#include "api/otel_env.hpp"
 #include "api/tracer_core.hpp"
 #include "core/ids.hpp"
 
@@ -57,11 +58,6 @@ std::atomic<std::shared_ptr<tracer>> global;
 std::atomic<std::shared_ptr<tracer>> retired;
 std::mutex init_mutex;
 
-void fill_from_env(std::string& field, const char* name) {
-  if (!field.empty()) return;
-  if (const char* v = std::getenv(name)) field = v;
-}
-
 }  // namespace
 
 std::string_view version() noexcept {
@@ -90,10 +86,16 @@ bool configure(config cfg, bool throw_on_error) {
            "already initialized; further calls are allowed but their configuration is ignored");
     return false;
   }
-  fill_from_env(cfg.write_key, "HONEYCOMB_WRITEKEY");
-  fill_from_env(cfg.dataset, "HONEYCOMB_DATASET");
-  fill_from_env(cfg.api_host, "HONEYCOMB_API_HOST");
   try {
+    // The config's own values win over the environment's (OTEL_*, HONEYCOMB_*), which win over the defaults.
+    if (detail::apply_environment(cfg, detail::process_env, [&](log_level level, std::string_view message) {
+          report(level, std::string(message));
+        }).disabled) {
+      // A disabled SDK is not an error: the program runs on, with inert spans, as if init was never called.
+      report(log_level::info, "OTEL_SDK_DISABLED=true: tracing is off, spans are inert");
+      retired.store(nullptr, std::memory_order_release);
+      return true;
+    }
     global.store(std::make_shared<tracer>(std::move(cfg)), std::memory_order_release);
   } catch (const std::exception& e) {
     report(log_level::error, fmt::format("init failed: {}", e.what()));

@@ -177,18 +177,6 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
       t->trace_flags = upstream->trace_flags;
       t->tracestate.assign(upstream->tracestate, 0,
                            std::min(upstream->tracestate.size(), max_tracestate_bytes));
-      if (!upstream->fields.empty()) {
-        auto* node = new trace_fields_node{upstream->fields, nullptr, 0};
-        if (node->fields.size() > cfg_.max_fields_per_span) {
-          counters_.dropped_fields.fetch_add(node->fields.size() - cfg_.max_fields_per_span,
-                                             std::memory_order_relaxed);
-          node->fields.resize(cfg_.max_fields_per_span);
-        }
-        node->retained = node->fields.size();
-        for (const owned_field& o : node->fields)
-          node->retained_bytes += o.key.size() + o.value.view().as_string().size();
-        t->fields.store(node, std::memory_order_release);
-      }
     } else {
       char hex[32];
       to_hex16(random_id(), hex);
@@ -199,12 +187,32 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
       t->trace_flags = 1;
       t->tracestate.clear();
     }
+    // Fields may come without ids (W3C baggage alone): the new trace starts with them.
+    if (upstream && !upstream->fields.empty()) {
+      auto* node = new trace_fields_node{upstream->fields, nullptr, 0};
+      if (node->fields.size() > cfg_.max_fields_per_span) {
+        counters_.dropped_fields.fetch_add(node->fields.size() - cfg_.max_fields_per_span,
+                                           std::memory_order_relaxed);
+        node->fields.resize(cfg_.max_fields_per_span);
+      }
+      node->retained = node->fields.size();
+      for (const owned_field& o : node->fields)
+        node->retained_bytes += o.key.size() + o.value.view().as_string().size();
+      t->fields.store(node, std::memory_order_release);
+    }
   } catch (...) {
     traces_.push(t);
     return nullptr;
   }
-  t->keep = cfg_.sampler || cfg_.sample_rate == 1 || deterministic_keep(t->trace_id(), cfg_.sample_rate);
-  t->sample_rate = static_cast<std::uint32_t>(std::min(std::lround(cfg_.sample_rate), long{UINT32_MAX}));
+  if (cfg_.trace_sampler) {
+    // The OpenTelemetry samplers decide here, and the decision travels downstream in the sampled flag.
+    t->keep = otel_sample(*cfg_.trace_sampler, t->trace_id(), upstream);
+    t->trace_flags = static_cast<std::uint8_t>(t->keep ? (t->trace_flags | 1) : (t->trace_flags & ~1));
+    t->sample_rate = otel_sample_rate(*cfg_.trace_sampler, upstream);
+  } else {
+    t->keep = cfg_.sampler || cfg_.sample_rate == 1 || deterministic_keep(t->trace_id(), cfg_.sample_rate);
+    t->sample_rate = static_cast<std::uint32_t>(std::min(std::lround(cfg_.sample_rate), long{UINT32_MAX}));
+  }
   t->core = this;
   add_ref();
   t->refs.store(1, std::memory_order_release);

@@ -951,6 +951,128 @@ propagation::propagation_hook propagation_hook() {
 
 }  // namespace xray
 
+// ================================ W3C Baggage ================================
+
+namespace baggage {
+
+namespace {
+
+// A trace field as baggage text: strings as they are, scalars as JavaScript's String() writes them, nested
+// JSON as its text.
+std::optional<std::string> entry_text(field_value v) {
+  if (v.kind() == value_kind::json) return std::string(v.as_string());
+  return js_string(v);
+}
+
+}  // namespace
+
+std::optional<std::string> marshal(const field_list& fields) {
+  std::string out;
+  std::string member;
+  std::size_t taken = 0;
+  for (const owned_field& f : fields) {
+    // An empty key cannot be read back; bytes that are not UTF-8 have no percent-encoding JavaScript would
+    // write or read.
+    if (f.key.empty() || !valid_utf8(f.key)) continue;
+    const auto text = entry_text(f.value.view());
+    if (!text || !valid_utf8(*text)) continue;
+    member.clear();
+    append_uri_component(member, f.key);
+    member.push_back('=');
+    append_uri_component(member, *text);
+    if (member.size() > max_member_bytes) continue;
+    if (taken++ == max_members) break;
+    if (out.size() + (out.empty() ? 0 : 1) + member.size() > max_bytes) continue;
+    if (!out.empty()) out.push_back(',');
+    out.append(member);
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+field_list unmarshal(std::string_view list) {
+  constexpr format f = format::baggage;
+  field_list out;
+  bool cut = false;
+  if (list.size() > max_bytes) {
+    // Only whole members within the limit are read.
+    const std::size_t comma = list.rfind(',', max_bytes);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+    cut = true;
+  }
+  out.reserve(std::min<std::size_t>(static_cast<std::size_t>(std::count(list.begin(), list.end(), ',')) + 1,
+                                    max_members));
+  std::string key;
+  std::string text;
+  split(list, ',', [&](std::string_view member) {
+    if (trim(member).empty()) return;  // an empty member (`a=1,,b=2`, a trailing comma) carries nothing
+    if (member.size() > max_member_bytes) {
+      reject(f, reject_reason::oversized);
+      return;
+    }
+    const std::string_view pair = member.substr(0, member.find(';'));
+    const std::size_t eq = pair.find('=');
+    const std::string_view k = trim(pair.substr(0, eq));
+    if (eq == std::string_view::npos || k.empty()) {
+      reject(f, reject_reason::malformed);
+      return;
+    }
+    const std::string_view v = trim(pair.substr(eq + 1));
+    if (has_control(k) || has_control(v) || !decode_uri_component(k, key) || !decode_uri_component(v, text)) {
+      reject(f, reject_reason::invalid_encoding);
+      return;
+    }
+    if (out.size() >= max_members &&
+        std::none_of(out.begin(), out.end(), [&](const owned_field& o) { return o.key == key; })) {
+      cut = true;
+      return;
+    }
+    set_field(out, key, value(text));
+  });
+  if (cut) reject(f, reject_reason::oversized);
+  return out;
+}
+
+field_list from_headers(const propagation::header_view& headers) {
+  // One header (the usual case) is read where it lies; several are joined into one list, of which more than
+  // the limit is never copied: one byte past it is kept, so `unmarshal` sees (and counts) the cut.
+  std::string_view first;
+  std::string joined;
+  std::size_t count = 0;
+  headers.for_each(header, [&](std::string_view v) {
+    if (++count == 1) {
+      first = v;
+      return true;
+    }
+    if (count == 2) joined.assign(first.substr(0, max_bytes + 1));
+    joined.push_back(',');
+    joined.append(v.substr(0, max_bytes + 1 - std::min(joined.size(), max_bytes + 1)));
+    return joined.size() <= max_bytes;
+  });
+  if (count == 0) return {};
+  return unmarshal(count == 1 ? first : std::string_view(joined));
+}
+
+propagation::parser_hook parser_hook() {
+  return [](const propagation::header_view& h) -> std::optional<trace_context> {
+    field_list entries = from_headers(h);
+    if (entries.empty()) return std::nullopt;
+    trace_context ctx;
+    ctx.fields = std::move(entries);
+    return ctx;
+  };
+}
+
+propagation::propagation_hook propagation_hook() {
+  return [](const trace_context& ctx) {
+    propagation::header_list out;
+    if (auto v = marshal(ctx.fields)) out.emplace_back(std::string(header), std::move(*v));
+    return out;
+  };
+}
+
+}  // namespace baggage
+
 // ================================ Highlight ================================
 
 namespace highlight {
@@ -997,6 +1119,117 @@ std::optional<trace_context> parse_default(const header_view& headers, bool prop
   if (const auto hc = headers.get(honeycomb::header); hc && !hc->empty())
     return honeycomb::unmarshal(*hc, propagate_dataset);
   return w3c::parser_hook()(headers);
+}
+
+}  // namespace propagation
+
+namespace {
+
+propagation::parser_hook parser_of(propagation::propagator p, bool propagate_dataset) {
+  switch (p) {
+    case propagation::propagator::tracecontext:
+      return w3c::parser_hook();
+    case propagation::propagator::xray:
+      return xray::parser_hook();
+    case propagation::propagator::aws:
+      return aws::parser_hook();
+    case propagation::propagator::honeycomb:
+      // An empty X-Honeycomb-Trace counts as absent, as in the Beeline: the next propagator may read the
+      // request.
+      return [propagate_dataset](const propagation::header_view& h) -> std::optional<trace_context> {
+        const auto v = h.get(honeycomb::header);
+        if (!v || v->empty()) return std::nullopt;
+        return honeycomb::unmarshal(*v, propagate_dataset);
+      };
+    case propagation::propagator::baggage:
+      break;
+  }
+  return nullptr;
+}
+
+propagation::propagation_hook propagation_of(propagation::propagator p, bool propagate_dataset) {
+  switch (p) {
+    case propagation::propagator::tracecontext:
+      return w3c::propagation_hook();
+    case propagation::propagator::xray:
+      return xray::propagation_hook();
+    case propagation::propagator::aws:
+      return aws::propagation_hook();
+    case propagation::propagator::honeycomb:
+      return honeycomb::propagation_hook(propagate_dataset);
+    case propagation::propagator::baggage:
+      return baggage::propagation_hook();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+namespace propagation {
+
+std::vector<propagator> parse_propagators(std::string_view text, std::vector<std::string>& unknown) {
+  static constexpr std::pair<std::string_view, propagator> names[] = {
+      {"tracecontext", propagator::tracecontext},
+      {"baggage", propagator::baggage},
+      {"xray", propagator::xray},
+      {"honeycomb", propagator::honeycomb},
+      {"aws", propagator::aws},
+  };
+  std::vector<propagator> out;
+  split(text, ',', [&](std::string_view name) {
+    name = trim(name);
+    if (name.empty() || iequals(name, "none")) return;
+    for (const auto& [n, p] : names)
+      if (iequals(name, n)) {
+        if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+        return;
+      }
+    unknown.emplace_back(name);
+  });
+  return out;
+}
+
+parser_hook composite_parser_hook(std::vector<propagator> list, bool propagate_dataset) {
+  std::vector<parser_hook> parsers;
+  bool with_baggage = false;
+  for (propagator p : list) {
+    if (p == propagator::baggage)
+      with_baggage = true;
+    else
+      parsers.push_back(parser_of(p, propagate_dataset));
+  }
+  return [parsers = std::move(parsers), with_baggage](const header_view& h) -> std::optional<trace_context> {
+    std::optional<trace_context> ctx;
+    for (const parser_hook& parse : parsers)
+      if ((ctx = parse(h))) break;
+    if (!with_baggage) return ctx;
+    field_list entries = baggage::from_headers(h);
+    if (entries.empty()) return ctx;
+    if (!ctx) {
+      ctx.emplace();
+      ctx->fields = std::move(entries);
+      return ctx;
+    }
+    ctx->fields.reserve(ctx->fields.size() + entries.size());
+    for (owned_field& e : entries)
+      if (std::none_of(ctx->fields.begin(), ctx->fields.end(),
+                       [&](const owned_field& o) { return o.key == e.key; }))
+        ctx->fields.push_back(std::move(e));
+    return ctx;
+  };
+}
+
+propagation_hook composite_propagation_hook(std::vector<propagator> list, bool propagate_dataset) {
+  std::vector<propagation_hook> writers;
+  for (propagator p : list)
+    writers.push_back(propagation_of(p, propagate_dataset));
+  return [writers = std::move(writers)](const trace_context& ctx) {
+    header_list out;
+    for (const propagation_hook& write : writers)
+      for (auto& h : write(ctx))
+        out.push_back(std::move(h));
+    return out;
+  };
 }
 
 }  // namespace propagation

@@ -285,8 +285,10 @@ namespace {
 
 class otlp_exporter final : public detail::http_batch_exporter {
  public:
-  otlp_exporter(detail::http_target target, otlp_exporter_options options)
-      : http_batch_exporter(std::move(target), options.http), options_(std::move(options)) {}
+  otlp_exporter(detail::http_target target, otlp_exporter_options options, std::string path)
+      : http_batch_exporter(std::move(target), options.http),
+        options_(std::move(options)),
+        path_(std::move(path)) {}
 
   ~otlp_exporter() override { client_.shutdown(); }
 
@@ -307,7 +309,7 @@ class otlp_exporter final : public detail::http_batch_exporter {
                                                                 options_.resource_attributes, host);
     }
     detail::http_request req;
-    req.path = "/v1/traces";
+    req.path = path_;
     req.headers = {{"Content-Type", protobuf() ? "application/x-protobuf" : "application/json"}};
     req.body.reserve(batch.size() * 700 + resource_.size() + 128);
     if (protobuf())
@@ -349,6 +351,7 @@ class otlp_exporter final : public detail::http_batch_exporter {
   bool protobuf() const noexcept { return options_.protocol == otlp_protocol::http_protobuf; }
 
   otlp_exporter_options options_;
+  std::string path_;      // after the endpoint's own path
   std::string resource_;  // worker thread only; encoded as the requests are
 };
 
@@ -360,7 +363,9 @@ std::shared_ptr<http_exporter> make_otlp_exporter(otlp_exporter_options options)
   if (!target) throw std::invalid_argument("OTLP exporter: " + error);
   if (target->tls && !options.http.ca_file.empty() && !detail::check_ca_file(options.http.ca_file, error))
     throw std::invalid_argument("OTLP exporter: " + error);
-  return std::make_shared<otlp_exporter>(std::move(*target), std::move(options));
+  // A whole traces URL is used as it is; one with no path at all asks for `/`.
+  std::string path = options.endpoint_is_traces_url ? (target->base_path.empty() ? "/" : "") : "/v1/traces";
+  return std::make_shared<otlp_exporter>(std::move(*target), std::move(options), std::move(path));
 }
 
 }  // namespace beeline

@@ -376,6 +376,25 @@ const std::vector<std::string> kHighlightSeeds = {
 };
 const mutation_profile kHighlightProfile{'/', {"/", "//", " ", "%2F"}};
 
+std::vector<std::string> baggage_seeds() {
+  std::string many, big;
+  for (int i = 0; i < 185; ++i)
+    many += (i ? "," : "") + ("k" + std::to_string(i)) + "=v";
+  for (int i = 0; i < 90; ++i)
+    big += (i ? "," : "") + ("key" + std::to_string(i)) + "=" + std::string(90, 'x');
+  return {
+      "app.user=alice,app.count=3",
+      " a = 1 ;prop=x;flag ,\tb=two%20words",
+      "k=%E2%98%83,j=a%2Cb%3Bc,a=1,a=2",
+      "a=1,,novalue,=x,b=%zz,c=%FF",
+      many,
+      big,
+      "a=" + std::string(4095, 'x') + ",b=1",
+  };
+}
+const std::vector<std::string> kBaggageSeeds = baggage_seeds();
+const mutation_profile kBaggageProfile{',', {",", "=", ";", "%", "%2", "%C3%A9", "%FF", " ", "\t", "k=v"}};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -463,6 +482,18 @@ TEST_CASE("propagation mutations: highlight keeps its contract over 100,000 muta
   });
   report(s, kInputsPerCodec);
   report(run_marshal(prop::format::highlight, 0x41602), kMarshalInputsPerCodec, false);
+}
+
+TEST_CASE("propagation mutations: baggage keeps its contract over 100,000 mutated headers", "[propagation]") {
+  random_source rng(0xba6601);
+  std::size_t next_seed = 0;
+  const run_summary s = run(kInputsPerCodec, [&](const fz::check_depth& depth, bool& accepted) {
+    const std::string value = next_seed < kBaggageSeeds.size() ? kBaggageSeeds[next_seed++]
+                                                               : derive(kBaggageSeeds, rng, kBaggageProfile);
+    return fz::check_baggage(value, depth, &accepted);
+  });
+  report(s, kInputsPerCodec);
+  report(run_marshal(prop::format::baggage, 0xba6602), kMarshalInputsPerCodec, false);
 }
 
 TEST_CASE(

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -119,4 +120,142 @@ TEST_CASE("sampler: classic key rules follow libhoney's regular expressions exac
   CHECK_FALSE(is_classic_key("xcaic_1234567890123456789012345678901234567890123456789012345678"));
   CHECK_FALSE(is_classic_key("1234567890123456789012345678901234567890123456789012345678901234"));
   CHECK_FALSE(is_classic_key("hcaic_12345678901234567890123456789012345678901234567890123456789"));  // 65
+}
+
+// ---- the OpenTelemetry samplers ----
+
+namespace {
+
+std::string hex_id(std::uint64_t hi, std::uint64_t lo) {
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(hi),
+                static_cast<unsigned long long>(lo));
+  return buf;
+}
+
+beeline::trace_context parent(std::uint8_t flags) {
+  beeline::trace_context ctx;
+  ctx.trace_id = hex_id(1, 2);
+  ctx.parent_id = "b7ad6b7169203331";
+  ctx.trace_flags = flags;
+  return ctx;
+}
+
+}  // namespace
+
+TEST_CASE("otel sampler: traceidratio compares the id's lower 8 bytes, shifted by one, with ratio * 2^63",
+          "[sampler]") {
+  using beeline::traceidratio_keep;
+  CHECK(traceidratio_keep(hex_id(~0ull, 0), 0.5));  // the upper half plays no part
+  CHECK(traceidratio_keep(hex_id(0, 0x7fffffffffffffffull), 0.5));
+  CHECK_FALSE(traceidratio_keep(hex_id(0, 0x8000000000000000ull), 0.5));  // 2^62 is not below 2^62
+  CHECK(traceidratio_keep("00000000000000007FFFFFFFFFFFFFFF", 0.5));      // uppercase is read too
+  CHECK(traceidratio_keep(hex_id(0, 0x1ffull), 1e-16));                   // 0xff < 922.3...
+  CHECK_FALSE(traceidratio_keep(hex_id(0, 0x800ull), 1e-16));
+  CHECK(traceidratio_keep(hex_id(0, ~0ull), 1));
+  CHECK(traceidratio_keep(hex_id(0, ~0ull), 7));
+  CHECK_FALSE(traceidratio_keep(hex_id(0, 0), 0));
+  CHECK_FALSE(traceidratio_keep(hex_id(0, 0), -1));
+  CHECK_FALSE(traceidratio_keep(hex_id(0, 0), std::numeric_limits<double>::quiet_NaN()));
+}
+
+TEST_CASE("otel sampler: traceidratio keeps about the ratio, and what a ratio keeps a larger one keeps",
+          "[sampler]") {
+  std::uint64_t x = 88172645463325252ull;  // xorshift64
+  const auto next = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  int kept10 = 0, kept25 = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string id = hex_id(next(), next());
+    const bool k10 = beeline::traceidratio_keep(id, 0.1);
+    const bool k25 = beeline::traceidratio_keep(id, 0.25);
+    if (k10) CHECK(k25);
+    kept10 += k10;
+    kept25 += k25;
+  }
+  CHECK(kept10 > 1800);
+  CHECK(kept10 < 2200);
+  CHECK(kept25 > 4700);
+  CHECK(kept25 < 5300);
+}
+
+TEST_CASE("otel sampler: an id that is not 32 hex digits is decided by the Beeline's rule at 1 / ratio",
+          "[sampler]") {
+  for (const char* id : {"1-5f84c7a1-e3a2c9b1f0d6a7e8c9b0a1d2", "hello", "7f042f75651d9782dcff93a45fa99be",
+                         "zz042f75651d9782dcff93a45fa99be0"})
+    for (double ratio : {0.5, 0.1, 0.01}) {
+      INFO(id << " " << ratio);
+      CHECK(beeline::traceidratio_keep(id, ratio) == deterministic_keep(id, 1 / ratio));
+    }
+}
+
+TEST_CASE("otel sampler: parent-based samplers follow the upstream sampled flag, roots their own rule",
+          "[sampler]") {
+  using k = beeline::otel_sampler::kind;
+  const auto sample = [](k kind, double ratio, const beeline::trace_context* up, const std::string& id) {
+    return beeline::otel_sample({kind, ratio}, id, up);
+  };
+  const auto sampled = parent(1);
+  const auto unsampled = parent(0);
+  const beeline::trace_context no_ids;  // fields only (baggage): not a parent
+  const std::string low = hex_id(0, 0), high = hex_id(0, ~0ull);
+  for (k kind : {k::parentbased_always_on, k::parentbased_always_off, k::parentbased_traceidratio}) {
+    CHECK(sample(kind, 0.5, &sampled, high));
+    CHECK_FALSE(sample(kind, 0.5, &unsampled, low));
+  }
+  CHECK(sample(k::parentbased_always_on, 1, nullptr, high));
+  CHECK(sample(k::parentbased_always_on, 1, &no_ids, high));
+  CHECK_FALSE(sample(k::parentbased_always_off, 1, nullptr, low));
+  CHECK(sample(k::parentbased_traceidratio, 0.5, nullptr, low));
+  CHECK_FALSE(sample(k::parentbased_traceidratio, 0.5, nullptr, high));
+  // The others ignore the parent.
+  CHECK(sample(k::always_on, 1, &unsampled, high));
+  CHECK_FALSE(sample(k::always_off, 1, &sampled, low));
+  CHECK_FALSE(sample(k::traceidratio, 0.5, &sampled, high));
+  CHECK(sample(k::traceidratio, 0.5, &unsampled, low));
+}
+
+TEST_CASE("otel sampler: a kept trace's sample rate is 1 / ratio where the ratio decided", "[sampler]") {
+  using k = beeline::otel_sampler::kind;
+  const auto up = parent(1);
+  CHECK(beeline::otel_sample_rate({k::traceidratio, 0.25}, nullptr) == 4);
+  CHECK(beeline::otel_sample_rate({k::traceidratio, 0.3}, &up) == 3);
+  CHECK(beeline::otel_sample_rate({k::parentbased_traceidratio, 0.1}, nullptr) == 10);
+  CHECK(beeline::otel_sample_rate({k::parentbased_traceidratio, 0.1}, &up) == 1);
+  CHECK(beeline::otel_sample_rate({k::traceidratio, 1}, nullptr) == 1);
+  CHECK(beeline::otel_sample_rate({k::always_on, 0.1}, nullptr) == 1);
+}
+
+TEST_CASE("otel sampler: OTEL_TRACES_SAMPLER names and arguments are read as the specification spells them",
+          "[sampler]") {
+  using k = beeline::otel_sampler::kind;
+  std::string error;
+  CHECK(beeline::parse_otel_sampler("always_on", "", error) == beeline::otel_sampler{k::always_on, 1});
+  CHECK(beeline::parse_otel_sampler(" ALWAYS_OFF ", "0.5", error) == beeline::otel_sampler{k::always_off, 1});
+  CHECK(beeline::parse_otel_sampler("traceidratio", "0.25", error) ==
+        beeline::otel_sampler{k::traceidratio, 0.25});
+  CHECK(beeline::parse_otel_sampler("parentbased_always_on", "", error) ==
+        beeline::otel_sampler{k::parentbased_always_on, 1});
+  CHECK(beeline::parse_otel_sampler("parentbased_always_off", "", error) ==
+        beeline::otel_sampler{k::parentbased_always_off, 1});
+  CHECK(beeline::parse_otel_sampler("parentbased_traceidratio", " 0 ", error) ==
+        beeline::otel_sampler{k::parentbased_traceidratio, 0});
+  CHECK(error.empty());
+  CHECK(beeline::parse_otel_sampler("traceidratio", "", error) == beeline::otel_sampler{k::traceidratio, 1});
+  CHECK(error.empty());
+
+  for (const char* bad : {"1.5", "-0.1", "half", "0.5x", "nan"}) {
+    error.clear();
+    INFO(bad);
+    CHECK(beeline::parse_otel_sampler("traceidratio", bad, error) ==
+          beeline::otel_sampler{k::traceidratio, 1});
+    CHECK_FALSE(error.empty());
+  }
+  error.clear();
+  CHECK_FALSE(beeline::parse_otel_sampler("jaeger_remote", "", error));
+  CHECK(error.find("jaeger_remote") != std::string::npos);
 }
