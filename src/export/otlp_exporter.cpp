@@ -128,7 +128,8 @@ bool append_otlp_value(std::string& out, field_value v) {
   return false;
 }
 
-void append_otlp_span(std::string& out, const event& ev) {
+void append_otlp_span(std::string& out, const event& ev, attribute_names names) {
+  const otlp_span_plan plan = plan_otlp_span(ev, names);
   out.append("{\"traceId\":\"");
   append_trace_id(out, ev.trace_id());
   out.append("\",\"spanId\":\"");
@@ -140,7 +141,14 @@ void append_otlp_span(std::string& out, const event& ev) {
     out.push_back('"');
   }
   out.append(",\"name\":");
-  append_json_string(out, ev.name());
+  if (plan.route.empty()) {
+    append_json_string(out, plan.name);
+  } else {
+    std::string name;
+    name.reserve(plan.name.size() + 1 + plan.route.size());
+    name.append(plan.name).append(1, ' ').append(plan.route);
+    append_json_string(out, name);
+  }
   out.append(",\"kind\":");
   append_json_int(out, otlp_span_kind_of(ev));
   const auto start = std::chrono::duration_cast<std::chrono::nanoseconds>(ev.timestamp().time_since_epoch());
@@ -150,19 +158,18 @@ void append_otlp_span(std::string& out, const event& ev) {
   append_json_int(out, (start + ev.duration()).count());
   out.append("\",\"attributes\":[");
   bool first = true;
-  for (std::size_t i = 0; i < ev.field_count(); ++i) {
-    const field f = ev.field_at(i);
-    if (is_otlp_reserved_field(f.key)) continue;
+  const auto add = [&](std::string_view key, field_value v) {
     const std::size_t mark = out.size();
     if (!first) out.push_back(',');
-    append_key_value(out, f.key);
-    if (!append_otlp_value(out, f.value)) {
+    append_key_value(out, key);
+    if (!append_otlp_value(out, v)) {
       out.resize(mark);
-      continue;
+      return;
     }
     out.push_back('}');
     first = false;
-  }
+  };
+  for_each_otlp_attribute(ev, plan, add);
   out.append("],\"droppedAttributesCount\":0,\"events\":[");
   const auto append_attributes = [&](const annotation_view& a) {
     out.append("{\"attributes\":[");
@@ -182,6 +189,15 @@ void append_otlp_span(std::string& out, const event& ev) {
     out.push_back(']');
   };
   bool first_annotation = true;
+  if (plan.exception_event) {
+    out.append("{\"attributes\":[");
+    first = true;
+    for_each_exception_attribute(plan, add);
+    out.append("],\"name\":\"exception\",\"timeUnixNano\":\"");
+    append_json_int(out, (start + ev.duration()).count());
+    out.append("\",\"droppedAttributesCount\":0}");
+    first_annotation = false;
+  }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
     if (a.is_link()) continue;
@@ -219,8 +235,8 @@ void append_otlp_span(std::string& out, const event& ev) {
   out.append("],\"droppedLinksCount\":0}");
 }
 
-void append_otlp_request(std::string& out, std::span<const event> batch,
-                         std::string_view resource_attributes) {
+void append_otlp_request(std::string& out, std::span<const event> batch, std::string_view resource_attributes,
+                         attribute_names names) {
   out.append("{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
   out.append(resource_attributes);
   out.append(
@@ -229,7 +245,7 @@ void append_otlp_request(std::string& out, std::span<const event> batch,
   out.append("\"},\"spans\":[");
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (i) out.push_back(',');
-    append_otlp_span(out, batch[i]);
+    append_otlp_span(out, batch[i], names);
   }
   out.append("]}]}]}");
 }
@@ -311,9 +327,9 @@ class otlp_exporter final : public detail::http_batch_exporter {
     req.headers = {{"Content-Type", protobuf() ? "application/x-protobuf" : "application/json"}};
     req.body.reserve(batch.size() * 700 + resource_.size() + 128);
     if (protobuf())
-      detail::append_otlp_proto_request(req.body, batch, resource_);
+      detail::append_otlp_proto_request(req.body, batch, resource_, options_.names);
     else
-      detail::append_otlp_request(req.body, batch, resource_);
+      detail::append_otlp_request(req.body, batch, resource_, options_.names);
     const std::uint64_t seq = settle_.open(1);
     const std::size_t n = batch.size();
     try {

@@ -93,6 +93,84 @@ bool is_otlp_reserved_field(std::string_view key) noexcept {
          key == "meta.local_hostname";
 }
 
+otel_field otel_http_field(std::string_view key, field_value v) noexcept {
+  // Dispatch on the length: most fields of most spans are not HTTP fields and cost one comparison or none.
+  switch (key.size()) {
+    case 3:
+      if (key == "url") return {"url.full", v};
+      break;
+    case 12:
+      if (key == "request.path") return {"url.path", v};
+      if (key == "request.host") return {"server.address", v};
+      if (key == "request.port") return {"server.port", v};
+      break;
+    case 13:
+      if (key == "request.query") return {"url.query", v};
+      if (key == "request.route") return {"http.route", v};
+      break;
+    case 14:
+      if (key == "request.method") return {"http.request.method", v};
+      if (key == "request.scheme") return {"url.scheme", v};
+      break;
+    case 19:
+      if (key == "request.remote_addr") return {"client.address", v};
+      break;
+    case 20:
+      if (key == "response.status_code") return {"http.response.status_code", v};
+      if (key == "request.http_version") {
+        if (v.kind() == value_kind::string && v.as_string().starts_with("HTTP/"))
+          return {"network.protocol.version", field_value(v.as_string().substr(5))};
+        return {"network.protocol.version", v};
+      }
+      break;
+    case 21:
+      if (key == "response.http_version") return {"network.protocol.version", v};
+      break;
+    case 25:
+      if (key == "request.header.user_agent") return {"user_agent.original", v};
+      break;
+    default:
+      break;
+  }
+  return {};
+}
+
+otlp_span_plan plan_otlp_span(const event& ev, attribute_names names) noexcept {
+  otlp_span_plan plan;
+  plan.names = names;
+  plan.name = ev.name();
+  if (names == attribute_names::beeline) return plan;
+  const auto string_field = [&](std::string_view key) -> std::string_view {
+    const auto v = ev.get(key);
+    return v && v->kind() == value_kind::string ? v->as_string() : std::string_view();
+  };
+  if (const std::string_view method = string_field("request.method"); !method.empty()) {
+    plan.http = true;
+    std::string_view route = string_field("request.route");
+    if (route.empty()) route = string_field("http.route");
+    // Only the instrumentation's default names are replaced: a name the user chose stays.
+    const int kind = otlp_span_kind_of(ev);
+    if ((kind == 2 && plan.name == "request") || (kind == 3 && plan.name == method)) {
+      plan.name = method;
+      plan.route = route;
+    }
+  }
+  if (const auto e = ev.get("error"); e && !e->is_null()) {
+    bool has_event = false;
+    for (std::size_t i = 0; i < ev.annotation_count() && !has_event; ++i) {
+      const annotation_view a = ev.annotation_at(i);
+      has_event = !a.is_link() && a.name() == "exception";
+    }
+    if (!has_event) {
+      plan.exception_event = true;
+      plan.exception_type = e->kind() == value_kind::string ? e->as_string() : std::string_view("error");
+      plan.exception_message = string_field("error_detail");
+      plan.exception_stacktrace = string_field("error_stacktrace");
+    }
+  }
+  return plan;
+}
+
 otlp_trace_id otlp_trace_id_of(std::string_view id) noexcept {
   otlp_trace_id bytes;
   const bool hex = id.size() == 32 && decode_hex(id, bytes.data());

@@ -215,25 +215,40 @@ bool append_otlp_proto_value(std::string& out, field_value v) {
   return false;
 }
 
-void append_otlp_proto_span(std::string& out, unsigned field_number, const event& ev) {
+void append_otlp_proto_span(std::string& out, unsigned field_number, const event& ev, attribute_names names) {
   using namespace field_no;
+  const otlp_span_plan plan = plan_otlp_span(ev, names);
   const std::size_t span = pb::begin_message(out, field_number);
   append_otlp_proto_trace_id(out, span_trace_id, ev.trace_id());
   append_otlp_proto_span_id(out, span_span_id, ev.span_id());
   if (const std::string_view parent = ev.parent_id(); !parent.empty())
     append_otlp_proto_span_id(out, span_parent_span_id, parent);
-  pb::append_bytes(out, span_name, ev.name());
+  if (plan.route.empty()) {
+    pb::append_bytes(out, span_name, plan.name);
+  } else {
+    pb::append_tag(out, span_name, pb::len);
+    pb::append_varint(out, plan.name.size() + 1 + plan.route.size());
+    out.append(plan.name).append(1, ' ').append(plan.route);
+  }
   pb::append_tag(out, span_kind, pb::varint);
   pb::append_varint(out, static_cast<std::uint64_t>(otlp_span_kind_of(ev)));
   const std::uint64_t start = unix_nanos(ev.timestamp());
+  const std::uint64_t end =
+      start +
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(ev.duration()).count());
   pb::append_fixed64(out, span_start, start);
-  pb::append_fixed64(
-      out, span_end,
-      start + static_cast<std::uint64_t>(
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(ev.duration()).count()));
-  for (std::size_t i = 0; i < ev.field_count(); ++i) {
-    const beeline::field f = ev.field_at(i);
-    if (!is_otlp_reserved_field(f.key)) append_otlp_proto_attribute(out, span_attributes, f.key, f.value);
+  pb::append_fixed64(out, span_end, end);
+  for_each_otlp_attribute(ev, plan, [&](std::string_view key, field_value v) {
+    append_otlp_proto_attribute(out, span_attributes, key, v);
+  });
+  if (plan.exception_event) {
+    const std::size_t event = pb::begin_message(out, span_events);
+    pb::append_fixed64(out, event_time, end);
+    pb::append_bytes(out, event_name, "exception");
+    for_each_exception_attribute(plan, [&](std::string_view key, field_value v) {
+      append_otlp_proto_attribute(out, event_attributes, key, v);
+    });
+    pb::end_message(out, event);
   }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
@@ -270,14 +285,15 @@ void append_otlp_proto_span(std::string& out, unsigned field_number, const event
   pb::end_message(out, span);
 }
 
-void append_otlp_proto_request(std::string& out, std::span<const event> batch, std::string_view resource) {
+void append_otlp_proto_request(std::string& out, std::span<const event> batch, std::string_view resource,
+                               attribute_names names) {
   using namespace field_no;
   const std::size_t resource_spans = pb::begin_message(out, request_resource_spans);
   pb::append_bytes(out, resource_spans_resource, resource);
   const std::size_t scope_spans = pb::begin_message(out, resource_spans_scope_spans);
   append_otlp_proto_scope(out, scope_spans_scope);
   for (const event& ev : batch)
-    append_otlp_proto_span(out, scope_spans_spans, ev);
+    append_otlp_proto_span(out, scope_spans_spans, ev, names);
   pb::end_message(out, scope_spans);
   pb::end_message(out, resource_spans);
 }
