@@ -150,7 +150,7 @@ void append_otlp_span(std::string& out, const event& ev, attribute_names names) 
     append_json_string(out, name);
   }
   out.append(",\"kind\":");
-  append_json_int(out, otlp_span_kind_of(ev));
+  append_json_int(out, plan.kind);
   const auto start = std::chrono::duration_cast<std::chrono::nanoseconds>(ev.timestamp().time_since_epoch());
   out.append(",\"startTimeUnixNano\":\"");
   append_json_int(out, start.count());
@@ -212,7 +212,7 @@ void append_otlp_span(std::string& out, const event& ev, attribute_names names) 
     out.append("\",\"droppedAttributesCount\":0}");
   }
   out.append("],\"droppedEventsCount\":0,\"status\":{\"code\":");
-  const otlp_status status = otlp_status_of(ev);
+  const otlp_status& status = plan.status;
   append_json_int(out, status.code);
   if (!status.message.empty()) {
     out.append(",\"message\":");

@@ -2,6 +2,7 @@
 #include "export/otlp_model.hpp"
 
 #include <cstdint>
+#include <optional>
 
 namespace beeline::detail {
 
@@ -87,12 +88,6 @@ otlp_status otlp_status_of(const event& ev) noexcept {
   return status;
 }
 
-bool is_otlp_reserved_field(std::string_view key) noexcept {
-  return key == "name" || key == "span.kind" || key == "status_code" || key == "status_message" ||
-         key == "service_name" || key == "service.name" || key == "meta.beeline_version" ||
-         key == "meta.local_hostname";
-}
-
 otel_field otel_http_field(std::string_view key, field_value v) noexcept {
   // Dispatch on the length: most fields of most spans are not HTTP fields and cost one comparison or none.
   switch (key.size()) {
@@ -139,23 +134,66 @@ otlp_span_plan plan_otlp_span(const event& ev, attribute_names names) noexcept {
   otlp_span_plan plan;
   plan.names = names;
   plan.name = ev.name();
-  if (names == attribute_names::beeline) return plan;
-  const auto string_field = [&](std::string_view key) -> std::string_view {
-    const auto v = ev.get(key);
-    return v && v->kind() == value_kind::string ? v->as_string() : std::string_view();
-  };
-  if (const std::string_view method = string_field("request.method"); !method.empty()) {
-    plan.http = true;
-    std::string_view route = string_field("request.route");
-    if (route.empty()) route = string_field("http.route");
-    // Only the instrumentation's default names are replaced: a name the user chose stays.
-    const int kind = otlp_span_kind_of(ev);
-    if ((kind == 2 && plan.name == "request") || (kind == 3 && plan.name == method)) {
-      plan.name = method;
-      plan.route = route;
+  // One pass over the fields finds every key the mapping reads (instead of a lookup per key): dispatch on
+  // the length, so most fields cost one comparison or none.
+  std::optional<field_value> kind, code, message, error, detail, method, route, http_route, stack;
+  for (std::size_t i = 0; i < ev.field_count(); ++i) {
+    const field f = ev.field_at(i);
+    switch (f.key.size()) {
+      case 5:
+        if (f.key == "error") error = f.value;
+        break;
+      case 9:
+        if (f.key == "span.kind") kind = f.value;
+        break;
+      case 10:
+        if (f.key == "http.route") http_route = f.value;
+        break;
+      case 11:
+        if (f.key == "status_code") code = f.value;
+        break;
+      case 12:
+        if (f.key == "error_detail") detail = f.value;
+        break;
+      case 13:
+        if (f.key == "request.route") route = f.value;
+        break;
+      case 14:
+        if (f.key == "status_message")
+          message = f.value;
+        else if (f.key == "request.method")
+          method = f.value;
+        break;
+      case 16:
+        if (f.key == "error_stacktrace") stack = f.value;
+        break;
+      default:
+        break;
     }
   }
-  if (const auto e = ev.get("error"); e && !e->is_null()) {
+  const auto as_string = [](const std::optional<field_value>& v) {
+    return v && v->kind() == value_kind::string ? v->as_string() : std::string_view();
+  };
+  plan.kind = kind && kind->kind() == value_kind::string ? otlp_span_kind(kind->as_string()) : 1;
+  if (code && code->kind() == value_kind::integer && code->as_int() >= 0 && code->as_int() <= 2) {
+    plan.status.code = static_cast<int>(code->as_int());
+    plan.status.message = as_string(message);
+  } else if (error && !error->is_null()) {
+    plan.status.code = 2;
+    plan.status.message =
+        detail && detail->kind() == value_kind::string ? detail->as_string() : as_string(error);
+  }
+  if (names == attribute_names::beeline) return plan;
+  if (const std::string_view m = as_string(method); !m.empty()) {
+    plan.http = true;
+    // Only the instrumentation's default names are replaced: a name the user chose stays.
+    if ((plan.kind == 2 && plan.name == "request") || (plan.kind == 3 && plan.name == m)) {
+      plan.name = m;
+      plan.route = as_string(route);
+      if (plan.route.empty()) plan.route = as_string(http_route);
+    }
+  }
+  if (error && !error->is_null()) {
     bool has_event = false;
     for (std::size_t i = 0; i < ev.annotation_count() && !has_event; ++i) {
       const annotation_view a = ev.annotation_at(i);
@@ -163,9 +201,10 @@ otlp_span_plan plan_otlp_span(const event& ev, attribute_names names) noexcept {
     }
     if (!has_event) {
       plan.exception_event = true;
-      plan.exception_type = e->kind() == value_kind::string ? e->as_string() : std::string_view("error");
-      plan.exception_message = string_field("error_detail");
-      plan.exception_stacktrace = string_field("error_stacktrace");
+      plan.exception_type =
+          error->kind() == value_kind::string ? error->as_string() : std::string_view("error");
+      plan.exception_message = as_string(detail);
+      plan.exception_stacktrace = as_string(stack);
     }
   }
   return plan;

@@ -31,7 +31,27 @@ otlp_status otlp_status_of(const event& ev) noexcept;
 
 /// True for a field that is not sent as a span attribute: it is the span's name, kind or status, or belongs
 /// to the resource (service name, beeline version, host name).
-bool is_otlp_reserved_field(std::string_view key) noexcept;
+inline bool is_otlp_reserved_field(std::string_view key) noexcept {
+  // Called for every field: dispatch on the length so most keys cost one comparison or none.
+  switch (key.size()) {
+    case 4:
+      return key == "name";
+    case 9:
+      return key == "span.kind";
+    case 11:
+      return key == "status_code";
+    case 12:
+      return key == "service_name" || key == "service.name";
+    case 14:
+      return key == "status_message";
+    case 19:
+      return key == "meta.local_hostname";
+    case 20:
+      return key == "meta.beeline_version";
+    default:
+      return false;
+  }
+}
 
 /// A Beeline HTTP field under its OpenTelemetry name (`request.method` -> `http.request.method`, ...), its
 /// value converted where the convention wants another form (`HTTP/1.1` -> `1.1`); an empty key for a field
@@ -45,7 +65,9 @@ otel_field otel_http_field(std::string_view key, field_value v) noexcept;
 /// What the OTLP mapping decides once per span, before its attributes are written.
 struct otlp_span_plan {
   attribute_names names = attribute_names::otel;
-  bool http = false;  ///< the span has `request.method` (the HTTP instrumentation's, or a user's)
+  int kind = 1;        ///< the OTLP SpanKind (otlp_span_kind_of)
+  otlp_status status;  ///< as otlp_status_of says
+  bool http = false;   ///< the span has `request.method` (the HTTP instrumentation's, or a user's)
   /// The span's name on the wire: `name` as given, or `METHOD` / `METHOD route` for an HTTP span under
   /// the instrumentation's default name when OpenTelemetry names are on.
   std::string_view name;

@@ -40,6 +40,24 @@ inline std::size_t varint_size(std::uint64_t v) noexcept {
   return n;
 }
 
+/// Makes room for `n` more bytes at the end of `out` and returns where they start: a message whose length is
+/// known is written through the pointer, in one call instead of one per piece.
+inline char* extend(std::string& out, std::size_t n) {
+  const std::size_t old = out.size();
+  out.resize(old + n);
+  return out.data() + old;
+}
+
+/// Writes a varint at `p`; returns the end.
+inline char* put_varint(char* p, std::uint64_t v) noexcept {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(static_cast<unsigned char>(v) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
 inline void append_tag(std::string& out, unsigned field, wire_type type) {
   append_varint(out, (static_cast<std::uint64_t>(field) << 3) | type);
 }
