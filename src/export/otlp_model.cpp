@@ -137,8 +137,12 @@ otlp_span_plan plan_otlp_span(const event& ev, attribute_names names) noexcept {
   // One pass over the fields finds every key the mapping reads (instead of a lookup per key): dispatch on
   // the length, so most fields cost one comparison or none.
   std::optional<field_value> kind, code, message, error, detail, method, route, http_route, stack;
-  for (std::size_t i = 0; i < ev.field_count(); ++i) {
+  plan.fields = ev.field_count();
+  for (std::size_t i = 0; i < plan.fields; ++i) {
     const field f = ev.field_at(i);
+    plan.text_bytes += f.key.size();
+    if (f.value.kind() == value_kind::string || f.value.kind() == value_kind::json)
+      plan.text_bytes += f.value.as_string().size();
     switch (f.key.size()) {
       case 5:
         if (f.key == "error") error = f.value;

@@ -127,10 +127,22 @@ void append_any_json(std::string& out, const simdjson::dom::element& el) {
 
 }  // namespace
 
-void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_view key, field_value v) {
-  // Scalars (nearly every attribute): every length is known before writing, so the KeyValue is written in
-  // one piece through a pointer, nothing patched.
-  std::size_t value_size = 0;
+namespace {
+
+// The most bytes a scalar KeyValue takes besides its key's and text's: the tag (two bytes for fields up to
+// 2047), three lengths of up to ten bytes, three one-byte tags, and a value of up to ten bytes.
+constexpr std::size_t scalar_overhead = 2 + 10 + 1 + 10 + 1 + 10 + 1 + 10;
+
+bool is_scalar(field_value v) noexcept {
+  const value_kind k = v.kind();
+  return k == value_kind::boolean || k == value_kind::integer || k == value_kind::floating ||
+         k == value_kind::string;
+}
+
+// Writes `key` = `v` (a scalar) as a KeyValue in field `field` at `p`, with room for it (see
+// scalar_overhead); returns the end. Every length is known before writing, so nothing is patched.
+char* put_scalar_attribute(char* p, unsigned field, std::string_view key, field_value v) noexcept {
+  std::size_t value_size;
   switch (v.kind()) {
     case value_kind::boolean:
       value_size = 2;
@@ -141,49 +153,52 @@ void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_v
     case value_kind::floating:
       value_size = 9;
       break;
-    case value_kind::string:
+    default:  // string
       value_size = 1 + pb::varint_size(v.as_string().size()) + v.as_string().size();
       break;
-    default:
-      break;
   }
-  if (value_size) {
-    const std::uint64_t tag = (static_cast<std::uint64_t>(field) << 3) | pb::len;
-    const std::size_t kv_size =
-        1 + pb::varint_size(key.size()) + key.size() + 1 + pb::varint_size(value_size) + value_size;
-    char* p = pb::extend(out, pb::varint_size(tag) + pb::varint_size(kv_size) + kv_size);
-    p = pb::put_varint(p, tag);
-    p = pb::put_varint(p, kv_size);
-    *p++ = static_cast<char>(field_no::key_value_key << 3 | pb::len);
-    p = pb::put_varint(p, key.size());
-    if (!key.empty()) std::memcpy(p, key.data(), key.size());
-    p += key.size();
-    *p++ = static_cast<char>(field_no::key_value_value << 3 | pb::len);
-    p = pb::put_varint(p, value_size);
-    switch (v.kind()) {
-      case value_kind::boolean:
-        *p++ = static_cast<char>(field_no::any_bool << 3 | pb::varint);
-        *p = v.as_bool() ? '\1' : '\0';
-        break;
-      case value_kind::integer:
-        *p++ = static_cast<char>(field_no::any_int << 3 | pb::varint);
-        pb::put_varint(p, static_cast<std::uint64_t>(v.as_int()));
-        break;
-      case value_kind::floating: {
-        *p++ = static_cast<char>(field_no::any_double << 3 | pb::i64);
-        const auto bits = std::bit_cast<std::uint64_t>(v.as_double());
-        for (int i = 0; i < 8; ++i)
-          p[i] = static_cast<char>(static_cast<unsigned char>(bits >> (8 * i)));
-        break;
-      }
-      default: {  // string
-        const std::string_view text = v.as_string();
-        *p++ = static_cast<char>(field_no::any_string << 3 | pb::len);
-        p = pb::put_varint(p, text.size());
-        if (!text.empty()) std::memcpy(p, text.data(), text.size());
-        break;
-      }
+  const std::size_t kv_size =
+      1 + pb::varint_size(key.size()) + key.size() + 1 + pb::varint_size(value_size) + value_size;
+  p = pb::put_varint(p, (static_cast<std::uint64_t>(field) << 3) | pb::len);
+  p = pb::put_varint(p, kv_size);
+  *p++ = static_cast<char>(field_no::key_value_key << 3 | pb::len);
+  p = pb::put_varint(p, key.size());
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  *p++ = static_cast<char>(field_no::key_value_value << 3 | pb::len);
+  p = pb::put_varint(p, value_size);
+  switch (v.kind()) {
+    case value_kind::boolean:
+      *p++ = static_cast<char>(field_no::any_bool << 3 | pb::varint);
+      *p++ = v.as_bool() ? '\1' : '\0';
+      return p;
+    case value_kind::integer:
+      *p++ = static_cast<char>(field_no::any_int << 3 | pb::varint);
+      return pb::put_varint(p, static_cast<std::uint64_t>(v.as_int()));
+    case value_kind::floating: {
+      *p++ = static_cast<char>(field_no::any_double << 3 | pb::i64);
+      const auto bits = std::bit_cast<std::uint64_t>(v.as_double());
+      for (int i = 0; i < 8; ++i)
+        p[i] = static_cast<char>(static_cast<unsigned char>(bits >> (8 * i)));
+      return p + 8;
     }
+    default: {  // string
+      const std::string_view text = v.as_string();
+      *p++ = static_cast<char>(field_no::any_string << 3 | pb::len);
+      p = pb::put_varint(p, text.size());
+      if (!text.empty()) std::memcpy(p, text.data(), text.size());
+      return p + text.size();
+    }
+  }
+}
+
+}  // namespace
+
+void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_view key, field_value v) {
+  if (is_scalar(v)) {  // nearly every attribute
+    char* p = pb::extend(
+        out, scalar_overhead + key.size() + (v.kind() == value_kind::string ? v.as_string().size() : 0));
+    out.resize(static_cast<std::size_t>(put_scalar_attribute(p, field, key, v) - out.data()));
     return;
   }
   const std::size_t mark = out.size();
@@ -312,9 +327,22 @@ void append_span(std::string& out, unsigned field_number, const event& ev, attri
   p += 8;
   *p++ = static_cast<char>(span_end << 3 | pb::i64);
   put_fixed64(p, end);
+  // The attributes: room for all of them made at once (from the plan's byte count; twice that, and room
+  // for the longer names, when HTTP fields are renamed), scalars written through a pointer, and the room
+  // given back at the end. A JSON value is written the general way in between.
+  std::size_t room = plan.text_bytes + plan.fields * scalar_overhead;
+  if (plan.http) room = 2 * room + plan.fields * 32;
+  p = pb::extend(out, room);
   for_each_otlp_attribute(ev, plan, [&](std::string_view key, field_value v) {
+    if (is_scalar(v)) {
+      p = put_scalar_attribute(p, span_attributes, key, v);
+      return;
+    }
+    out.resize(static_cast<std::size_t>(p - out.data()));
     append_otlp_proto_attribute(out, span_attributes, key, v);
+    p = pb::extend(out, room);
   });
+  out.resize(static_cast<std::size_t>(p - out.data()));
   if (plan.exception_event) {
     const std::size_t event = pb::begin_message(out, span_events);
     pb::append_fixed64(out, event_time, end);
