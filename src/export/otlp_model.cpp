@@ -137,43 +137,43 @@ otlp_span_plan plan_otlp_span(const event& ev, attribute_names names) noexcept {
   // One pass over the fields finds every key the mapping reads (instead of a lookup per key): dispatch on
   // the length, so most fields cost one comparison or none.
   std::optional<field_value> kind, code, message, error, detail, method, route, http_route, stack;
-  plan.fields = ev.field_count();
-  for (std::size_t i = 0; i < plan.fields; ++i) {
-    const field f = ev.field_at(i);
-    plan.text_bytes += f.key.size();
-    if (f.value.kind() == value_kind::string || f.value.kind() == value_kind::json)
-      plan.text_bytes += f.value.as_string().size();
-    switch (f.key.size()) {
+  // Keys only: a value is read for the few keys the mapping wants.
+  const std::size_t n = ev.field_count();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string_view key = ev.key_at(i);
+    std::optional<field_value>* want = nullptr;
+    switch (key.size()) {
       case 5:
-        if (f.key == "error") error = f.value;
+        if (key == "error") want = &error;
         break;
       case 9:
-        if (f.key == "span.kind") kind = f.value;
+        if (key == "span.kind") want = &kind;
         break;
       case 10:
-        if (f.key == "http.route") http_route = f.value;
+        if (key == "http.route") want = &http_route;
         break;
       case 11:
-        if (f.key == "status_code") code = f.value;
+        if (key == "status_code") want = &code;
         break;
       case 12:
-        if (f.key == "error_detail") detail = f.value;
+        if (key == "error_detail") want = &detail;
         break;
       case 13:
-        if (f.key == "request.route") route = f.value;
+        if (key == "request.route") want = &route;
         break;
       case 14:
-        if (f.key == "status_message")
-          message = f.value;
-        else if (f.key == "request.method")
-          method = f.value;
+        if (key == "status_message")
+          want = &message;
+        else if (key == "request.method")
+          want = &method;
         break;
       case 16:
-        if (f.key == "error_stacktrace") stack = f.value;
+        if (key == "error_stacktrace") want = &stack;
         break;
       default:
         break;
     }
+    if (want) *want = ev.field_at(i).value;
   }
   const auto as_string = [](const std::optional<field_value>& v) {
     return v && v->kind() == value_kind::string ? v->as_string() : std::string_view();

@@ -75,8 +75,6 @@ struct otlp_span_plan {
   /// An `exception` event to add: the span has an `error` and no `exception` event of its own.
   bool exception_event = false;
   std::string_view exception_type, exception_message, exception_stacktrace;
-  std::size_t fields = 0;      ///< the span's fields, reserved ones included
-  std::size_t text_bytes = 0;  ///< their keys' and text values' bytes: encoders size their output from it
 };
 otlp_span_plan plan_otlp_span(const event& ev, attribute_names names) noexcept;
 

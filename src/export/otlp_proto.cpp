@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -327,20 +328,28 @@ void append_span(std::string& out, unsigned field_number, const event& ev, attri
   p += 8;
   *p++ = static_cast<char>(span_end << 3 | pb::i64);
   put_fixed64(p, end);
-  // The attributes: room for all of them made at once (from the plan's byte count; twice that, and room
-  // for the longer names, when HTTP fields are renamed), scalars written through a pointer, and the room
-  // given back at the end. A JSON value is written the general way in between.
-  std::size_t room = plan.text_bytes + plan.fields * scalar_overhead;
-  if (plan.http) room = 2 * room + plan.fields * 32;
+  // The attributes: room made ahead (enough for most spans, and grown when an attribute would not fit),
+  // scalars written through a pointer, the room left given back at the end; a JSON value is written the
+  // general way in between.
+  constexpr std::size_t room = 1024;
   p = pb::extend(out, room);
+  char* limit = out.data() + out.size();
   for_each_otlp_attribute(ev, plan, [&](std::string_view key, field_value v) {
     if (is_scalar(v)) {
+      const std::size_t need =
+          scalar_overhead + key.size() + (v.kind() == value_kind::string ? v.as_string().size() : 0);
+      if (static_cast<std::size_t>(limit - p) < need) {
+        out.resize(static_cast<std::size_t>(p - out.data()));
+        p = pb::extend(out, std::max(need, room));
+        limit = out.data() + out.size();
+      }
       p = put_scalar_attribute(p, span_attributes, key, v);
       return;
     }
     out.resize(static_cast<std::size_t>(p - out.data()));
     append_otlp_proto_attribute(out, span_attributes, key, v);
     p = pb::extend(out, room);
+    limit = out.data() + out.size();
   });
   out.resize(static_cast<std::size_t>(p - out.data()));
   if (plan.exception_event) {
