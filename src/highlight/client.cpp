@@ -430,8 +430,10 @@ started_span client_impl::start_with_headers(std::string_view name, const propag
       set_field(ctx.fields, "highlight.session_id", ids->secure_session_id);
       set_field(ctx.fields, "highlight.trace_id", ids->request_id);
     }
-    out.span =
-        tracer_->start_trace(name, f, ctx, span_options{options.kind, options.links, options.start_time});
+    // `root` was applied above (the headers and the current trace were not read); the ids' trace is used.
+    span_options continuing = options;
+    continuing.root = false;
+    out.span = tracer_->start_trace(name, f, ctx, continuing);
     out.context.fields = std::move(ctx.fields);
     out.context.trace_flags = ctx.trace_flags;
     out.context.tracestate = std::move(ctx.tracestate);
