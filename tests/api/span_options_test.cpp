@@ -114,3 +114,37 @@ TEST_CASE("span options: outside a trace, start_span with root and no global tra
   beeline::span s = beeline::start_span("nothing", {}, {.kind = beeline::span_kind::server, .root = true});
   CHECK_FALSE(s.valid());
 }
+
+TEST_CASE("span options: the global start_trace and start_span take them; root outside a trace uses init's") {
+  REQUIRE_FALSE(beeline::is_initialized());
+  auto sink = std::make_shared<beeline::memory_exporter>();
+  beeline::config cfg;
+  cfg.exporter = sink;
+  cfg.service_name = "global-options";
+  REQUIRE(beeline::init(cfg));
+  beeline::trace_context upstream;
+  upstream.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  upstream.parent_id = "00f067aa0ba902b7";
+  {
+    beeline::span root = beeline::start_trace("global-root", {}, {.kind = beeline::span_kind::server});
+    beeline::span child = beeline::start_span("global-child", {}, {.kind = beeline::span_kind::client});
+  }
+  {
+    beeline::span cont =
+        beeline::start_trace("continued", {}, upstream, {.kind = beeline::span_kind::consumer});
+  }
+  { beeline::span alone = beeline::start_span("alone", {}, {.root = true}); }  // no current trace
+  REQUIRE(beeline::shutdown(std::chrono::seconds(5)).complete);
+  std::vector<beeline::test::exported> evs;
+  for (auto& l : sink->lines())
+    evs.emplace_back(l);
+  REQUIRE(evs.size() == 4);
+  CHECK(memory_tracer::by_name(evs, "global-root").str("span.kind") == "server");
+  CHECK(memory_tracer::by_name(evs, "global-child").str("span.kind") == "client");
+  CHECK(memory_tracer::by_name(evs, "global-child").parent_id() ==
+        memory_tracer::by_name(evs, "global-root").span_id());
+  CHECK(memory_tracer::by_name(evs, "continued").trace_id() == upstream.trace_id);
+  CHECK(memory_tracer::by_name(evs, "continued").str("span.kind") == "consumer");
+  CHECK(memory_tracer::by_name(evs, "alone").parent_id().empty());
+  CHECK(memory_tracer::by_name(evs, "alone").span_type() == "root");
+}
