@@ -3,6 +3,9 @@
 //
 //   encode_otlp, encode_otlp_proto
 //                      the same spans as an OTLP ExportTraceServiceRequest, JSON and protobuf
+//   encode_side_by_side
+//                      the three encodings of the same batches, interleaved; each one's spans/s and bytes per
+//                      span, and the protobuf encoder's throughput relative to the two JSON ones
 //   encode/honeycomb   append_event_json for a span with ten fields (four strings, three integers, two
 //   doubles,
 //                      a boolean) plus the tracer's own fields, as the Honeycomb exporter builds its body;
@@ -26,9 +29,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,6 +131,91 @@ void encode_otlp_proto(benchmark::State& state) {
 BENCHMARK(encode_honeycomb)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(encode_otlp)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(encode_otlp_proto)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// The three encodings of the same batches, interleaved batch by batch in one run, so a shared machine's
+// drift touches all three alike. Each encoding of a batch is timed on its own and the figures are medians
+// over those timings, so a preemption (another process on the core) moves none of them: spans per second and
+// bytes per span for each, and the protobuf encoder's throughput as a multiple of the OTLP/JSON encoder's
+// (`proto_vs_json`) and of Honeycomb's (`proto_vs_honeycomb`).
+class side_by_side final : public beeline::exporter {
+ public:
+  side_by_side() {
+    json_resource_ = beeline::detail::otlp_resource_attributes("bench", "1.0", {}, "host");
+    proto_resource_ = beeline::detail::otlp_proto_resource("bench", "1.0", {}, "host");
+  }
+  beeline::export_result export_batch(std::span<const beeline::event> batch) override {
+    std::lock_guard lk(mutex_);
+    for (int r = 0; r < encode_timer::repeat; ++r) {
+      time(wire::honeycomb, batch.size(), [&] { bench::append_honeycomb_batch(body_, batch); });
+      time(wire::otlp, batch.size(),
+           [&] { beeline::detail::append_otlp_request(body_, batch, json_resource_); });
+      time(wire::otlp_proto, batch.size(),
+           [&] { beeline::detail::append_otlp_proto_request(body_, batch, proto_resource_); });
+    }
+    return {batch.size(), 0, {}};
+  }
+  /// Median nanoseconds per span and bytes per span of one encoding.
+  double median_ns_per_span(wire w) {
+    std::lock_guard lk(mutex_);
+    auto& v = ns_per_span_[static_cast<std::size_t>(w)];
+    if (v.empty()) return 0;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  }
+  double bytes_per_span(wire w) {
+    std::lock_guard lk(mutex_);
+    return bytes_[static_cast<std::size_t>(w)];
+  }
+  std::atomic<double> seconds{0};
+
+ private:
+  template <class Encode>
+  void time(wire w, std::size_t spans, Encode encode) {
+    body_.clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    encode();
+    benchmark::DoNotOptimize(body_.data());
+    const auto t1 = std::chrono::steady_clock::now();
+    const auto i = static_cast<std::size_t>(w);
+    const double ns = std::chrono::duration<double, std::nano>(t1 - t0).count();
+    seconds.store(seconds.load() + ns / 1e9);
+    ns_per_span_[i].push_back(ns / static_cast<double>(std::max<std::size_t>(spans, 1)));
+    bytes_[i] = static_cast<double>(body_.size()) / static_cast<double>(std::max<std::size_t>(spans, 1));
+  }
+  std::mutex mutex_;
+  std::string json_resource_, proto_resource_, body_;
+  std::array<std::vector<double>, 3> ns_per_span_;
+  std::array<double, 3> bytes_{};
+};
+
+void encode_side_by_side(benchmark::State& state) {
+  auto encoders = std::make_shared<side_by_side>();
+  beeline::config cfg;
+  cfg.service_name = "bench";
+  cfg.exporter = encoders;
+  cfg.batch_size = 512;
+  beeline::tracer tr(cfg);
+  for (auto _ : state) {
+    const double before = encoders->seconds.load();
+    {
+      beeline::span root = tr.start_trace("request");
+      for (int i = 0; i < 511; ++i)
+        ten_field_span();
+    }
+    tr.flush_sync(std::chrono::seconds(10));
+    state.SetIterationTime(encoders->seconds.load() - before);
+  }
+  const std::pair<wire, const char*> names[] = {
+      {wire::honeycomb, "honeycomb"}, {wire::otlp, "otlp_json"}, {wire::otlp_proto, "otlp_proto"}};
+  for (const auto& [w, name] : names) {
+    state.counters[std::string(name) + "_spans_per_s"] = 1e9 / encoders->median_ns_per_span(w);
+    state.counters[std::string(name) + "_bytes_per_span"] = encoders->bytes_per_span(w);
+  }
+  const double proto = encoders->median_ns_per_span(wire::otlp_proto);
+  state.counters["proto_vs_json"] = encoders->median_ns_per_span(wire::otlp) / proto;
+  state.counters["proto_vs_honeycomb"] = encoders->median_ns_per_span(wire::honeycomb) / proto;
+}
+BENCHMARK(encode_side_by_side)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 // Spans at `rate` per second (0: as fast as one thread can), for one second per iteration.
 void e2e_honeycomb(benchmark::State& state) {

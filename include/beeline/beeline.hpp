@@ -57,6 +57,10 @@ std::shared_ptr<tracer> global_tracer_ref() noexcept;
 span start_trace(std::string_view name, fields f = {});
 /// `startTrace(fields, traceId, parentSpanId, dataset, traceContext)`: continues an upstream trace.
 span start_trace(std::string_view name, fields f, const trace_context& upstream);
+/// `startTrace` with OpenTelemetry's span options (kind, links, start time); see `span_options`.
+span start_trace(std::string_view name, fields f, const span_options& options);
+/// Continues an upstream trace with span options (`options.root` ignores `upstream`: a new trace).
+span start_trace(std::string_view name, fields f, const trace_context& upstream, const span_options& options);
 /// `finishTrace`: finishes the root span and clears the trace from the current task.
 void finish_trace(span& root) noexcept;
 /// `withTrace`: runs `fn` (taking `span&` or nothing) in a new trace; value and exception pass through.
@@ -66,6 +70,9 @@ requires(!is_awaitable<std::decay_t<F>>::value) decltype(auto)
 
 /// `startSpan`: a child of the current span, which it replaces as current. Inert outside a trace.
 span start_span(std::string_view name, fields f = {});
+/// `startSpan` with OpenTelemetry's span options: kind, links, start time, and `root`, which starts a new
+/// trace (on the tracer of the current trace, else the global tracer) instead of a child of the current span.
+span start_span(std::string_view name, fields f, const span_options& options);
 /// `finishSpan`: finishes the span; its parent becomes current again.
 void finish_span(span& s) noexcept;
 /// `withSpan`: runs `fn` (taking `span&` or nothing) in a child span; value and exception pass through, and

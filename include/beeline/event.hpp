@@ -70,6 +70,8 @@ class event {
   /// The number of non-reserved fields, and each of them in insertion order.
   std::size_t field_count() const noexcept;
   field field_at(std::size_t i) const noexcept;
+  /// `field_at(i).key`, without reading the value.
+  std::string_view key_at(std::size_t i) const noexcept;
 
   /// Its span events and links, in the order they were added.
   std::size_t annotation_count() const noexcept;

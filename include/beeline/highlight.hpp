@@ -218,9 +218,12 @@ class client {
 
   /// `startWithHeaders`: a span `name` continuing the request's W3C trace (`traceparent`) if it has one,
   /// else the current trace, else a new one; the ids of `x-highlight-request` go on every span of it that
-  /// starts under this one. The span is current in the calling task and not finished.
+  /// starts under this one. The span is current in the calling task and not finished. `options` are
+  /// OpenTelemetry's span options, as Node's `startWithHeaders(name, headers, options)` takes them: kind,
+  /// links, start time, and `root`, which ignores the headers' trace and the current one (the request's
+  /// Highlight ids are still attached).
   started_span start_with_headers(std::string_view name, const propagation::header_view& headers,
-                                  fields f = {});
+                                  fields f = {}, const span_options& options = {});
   /// `runWithHeaders` for synchronous code: `fn` (taking `span&` or nothing) runs in a span `highlight-ctx`
   /// (see `start_with_headers`); its value or exception passes through, the exception recorded.
   template <class F>
@@ -288,9 +291,10 @@ void log(std::string_view message, std::string_view level, std::string_view secu
 inline highlight::request_ids parse_headers(const propagation::header_view& headers) {
   return highlight::parse_headers(headers);
 }
-/// `H.startWithHeaders` (an inert span before `init`).
+/// `H.startWithHeaders(name, headers, options)` (an inert span before `init`); see
+/// `client::start_with_headers`.
 highlight::started_span start_with_headers(std::string_view name, const propagation::header_view& headers,
-                                           fields f = {});
+                                           fields f = {}, const span_options& options = {});
 /// `H.runWithHeaders` for synchronous code (`fn` runs without a span before `init`).
 template <highlight::detail::synchronous_work F>
 decltype(auto) run_with_headers(const propagation::header_view& headers, F&& fn) {

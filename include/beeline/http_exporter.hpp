@@ -88,6 +88,14 @@ enum class otlp_protocol {
   http_protobuf,  ///< `http/protobuf`: `Content-Type: application/x-protobuf`
 };
 
+/// The attribute names the OTLP exporter gives the fields the HTTP instrumentation records (and a span's
+/// `error`): see the mapping table in docs/exporters.md. Other fields keep their names in every mode.
+enum class attribute_names {
+  otel,     ///< OpenTelemetry's HTTP semantic conventions (`http.request.method`, `url.path`, ...)
+  beeline,  ///< the Beeline's names, as recorded (`request.method`, `request.path`, ...)
+  both,     ///< each such field under both names
+};
+
 /// OTLP/HTTP for traces: `POST {endpoint}/v1/traces`, one request per batch, with protobuf (the default, as
 /// the OpenTelemetry specification says) or JSON bodies (`protocol`), as the OTLP specification describes
 /// them (and OpenTelemetry JS's exporters send them). A span's fields become typed attributes (nested JSON as
@@ -105,6 +113,9 @@ struct otlp_exporter_options {
   field_list resource_attributes;  ///< more resource attributes (`deployment.environment`, ...)
   http_options http;               ///< `http.headers` for API keys; `http.gzip` to compress
   otlp_protocol protocol = otlp_protocol::http_protobuf;  ///< the bodies' encoding (either may be gzipped)
+  /// HTTP spans' attribute names and span names, and `exception` events: OpenTelemetry's (the default), the
+  /// Beeline's as recorded, or both.
+  attribute_names names = attribute_names::otel;
 };
 std::shared_ptr<http_exporter> make_otlp_exporter(otlp_exporter_options options);
 

@@ -5,6 +5,7 @@
 #include <beeline/value.hpp>
 
 #include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +16,50 @@ namespace detail {
 struct span_record;
 struct span_access;
 }  // namespace detail
+
+/// OpenTelemetry's SpanKind. A span's kind is its `span.kind` field (`server`, `client`, ...), which the OTLP
+/// exporter sends as the span's kind; `unset` leaves the field alone (OTLP: internal).
+enum class span_kind { unset, internal, server, client, producer, consumer };
+
+/// The `span.kind` value of a kind (`"server"`, ...); empty for `unset`.
+constexpr std::string_view to_string(span_kind k) noexcept {
+  switch (k) {
+    case span_kind::internal:
+      return "internal";
+    case span_kind::server:
+      return "server";
+    case span_kind::client:
+      return "client";
+    case span_kind::producer:
+      return "producer";
+    case span_kind::consumer:
+      return "consumer";
+    case span_kind::unset:
+      break;
+  }
+  return {};
+}
+
+/// A link a span is started with (see `span::add_link`). The views are read during the start call only.
+struct span_link {
+  std::string_view trace_id;
+  std::string_view span_id;
+  std::span<const field> attributes = {};
+};
+
+/// How a span starts, as OpenTelemetry's `SpanOptions` (and Highlight's `startWithHeaders` options) say it:
+/// `start_span(name, fields, {.kind = span_kind::client})`. Read during the start call only.
+struct span_options {
+  /// Sets the `span.kind` field (after the span's fields, so it wins over one of them).
+  span_kind kind = span_kind::unset;
+  /// Links added when the span starts, in order (as `add_link`; a link without both ids is skipped).
+  std::span<const span_link> links = {};
+  /// When the span started, if not now (a wall-clock time; its duration runs from there to `finish`).
+  std::optional<std::chrono::system_clock::time_point> start_time;
+  /// Start a new trace, ignoring the current span (and, for `start_trace` and Highlight's
+  /// `start_with_headers`, the upstream context): the span is the root of a trace of its own.
+  bool root = false;
+};
 
 /// An open span. Move-only; finished (and sent) by `finish()`, by `finish_span`/`finish_trace`, or by its
 /// destructor, whichever comes first. A default-constructed or inert span (started with no active trace or no

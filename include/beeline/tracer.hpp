@@ -41,6 +41,12 @@ class tracer {
   /// Continues an upstream trace: same trace id, the root's parent is `upstream.parent_id`, the upstream
   /// trace fields apply (unprefixed) to every span of the trace.
   span start_trace(std::string_view name, fields f, const trace_context& upstream);
+  /// Starts a new trace with span options (kind, links, start time; `root` changes nothing here).
+  span start_trace(std::string_view name, fields f, const span_options& options);
+  /// Continues an upstream trace with span options; with `options.root`, `upstream` is ignored and a new
+  /// trace starts.
+  span start_trace(std::string_view name, fields f, const trace_context& upstream,
+                   const span_options& options);
 
   /// Runs `fn` (with `span&` or no argument) inside a new trace; its value or exception passes through, and
   /// an exception is recorded on the root span.

@@ -4,6 +4,7 @@
 #include "api/otel_env.hpp"
 #include "api/tracer_core.hpp"
 #include "core/ids.hpp"
+#include "core/tick_clock.hpp"
 
 #include <fmt/format.h>
 
@@ -38,6 +39,31 @@ span start_trace_on(tracer_core& core, std::string_view name, fields f, const tr
   return open_span(core, rec, current_slot(), name, f);
 }
 
+// The tick reading of a wall-clock time: now's reading moved back by how long ago `t` was, so the span's
+// duration (end ticks - start ticks) and its exported start both come out from `t`.
+std::uint64_t ticks_at(std::chrono::system_clock::time_point t) noexcept {
+  const std::uint64_t now_ticks = ticks_now();
+  const double ago_ns =
+      std::chrono::duration<double, std::nano>(std::chrono::system_clock::now() - t).count();
+  const double ns_per_tick = tick_state.use_tsc.load(std::memory_order_relaxed)
+                                 ? tick_state.ns_per_tick.load(std::memory_order_relaxed)
+                                 : 1.0;
+  return now_ticks - static_cast<std::uint64_t>(static_cast<std::int64_t>(ago_ns / ns_per_tick));
+}
+
+// What span_options add to a span just started: its kind, links and start time.
+span apply_options(span s, const span_options& o) noexcept {
+  span_record* rec = span_access::record(s);
+  if (!rec) return s;
+  tracer_core& core = *rec->trace->core;
+  if (o.kind != span_kind::unset) core.set(*rec, "span.kind", to_string(o.kind));
+  for (const span_link& l : o.links)
+    if (!l.trace_id.empty() && !l.span_id.empty())
+      core.annotate(*rec, true, {}, l.trace_id, l.span_id, l.attributes);
+  if (o.start_time) rec->start_ticks = ticks_at(*o.start_time);
+  return s;
+}
+
 }  // namespace detail
 
 span tracer::start_trace(std::string_view name, fields f) {
@@ -46,6 +72,16 @@ span tracer::start_trace(std::string_view name, fields f) {
 
 span tracer::start_trace(std::string_view name, fields f, const trace_context& upstream) {
   return detail::start_trace_on(*core_, name, f, &upstream);
+}
+
+span tracer::start_trace(std::string_view name, fields f, const span_options& options) {
+  return detail::apply_options(detail::start_trace_on(*core_, name, f, nullptr), options);
+}
+
+span tracer::start_trace(std::string_view name, fields f, const trace_context& upstream,
+                         const span_options& options) {
+  return detail::apply_options(detail::start_trace_on(*core_, name, f, options.root ? nullptr : &upstream),
+                               options);
 }
 
 namespace {
@@ -148,6 +184,17 @@ span start_trace(std::string_view name, fields f, const trace_context& upstream)
   return t ? t->start_trace(name, f, upstream) : span();
 }
 
+span start_trace(std::string_view name, fields f, const span_options& options) {
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->start_trace(name, f, options) : span();
+}
+
+span start_trace(std::string_view name, fields f, const trace_context& upstream,
+                 const span_options& options) {
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->start_trace(name, f, upstream, options) : span();
+}
+
 void finish_trace(span& root) noexcept {
   detail::span_record* rec = detail::span_access::record(root);
   if (!rec) return;
@@ -194,6 +241,16 @@ span start_span(std::string_view name, fields f) {
   detail::span_record* rec = core.new_record(trace, parent_id, false);
   if (!rec) return {};
   return detail::open_span(core, rec, s, name, f);
+}
+
+span start_span(std::string_view name, fields f, const span_options& options) {
+  if (!options.root) return detail::apply_options(start_span(name, f), options);
+  // A root: a new trace on the tracer of the current trace, else on the global one.
+  detail::slot& s = detail::current_slot();
+  if (detail::trace_state* trace = detail::current_trace(s))
+    return detail::apply_options(detail::start_trace_on(*trace->core, name, f, nullptr), options);
+  auto t = global.load(std::memory_order_acquire);
+  return t ? t->start_trace(name, f, options) : span();
 }
 
 void finish_span(span& s) noexcept {

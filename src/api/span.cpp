@@ -47,13 +47,13 @@ span& span::add_field(std::string_view key, field_value v) {
 }
 
 span& span::add_event(std::string_view name, fields f) {
-  if (rec_) core_of(rec_).annotate(*rec_, false, name, {}, {}, f);
+  if (rec_) core_of(rec_).annotate(*rec_, false, name, {}, {}, std::span<const field>(f.begin(), f.size()));
   return *this;
 }
 
 span& span::add_link(std::string_view trace_id, std::string_view span_id, fields f) {
   if (rec_ && !trace_id.empty() && !span_id.empty())
-    core_of(rec_).annotate(*rec_, true, {}, trace_id, span_id, f);
+    core_of(rec_).annotate(*rec_, true, {}, trace_id, span_id, std::span<const field>(f.begin(), f.size()));
   return *this;
 }
 

@@ -71,7 +71,7 @@ class tracer_core final : private beeline::export_listener {
   bool remove(span_record& rec, std::string_view key) noexcept { return remove_field(rec, key, limits_); }
   /// Adds a span event (now) or a link, with this tracer's limits.
   void annotate(span_record& rec, bool is_link, std::string_view name, std::string_view trace_id,
-                std::string_view span_id, fields f) noexcept {
+                std::string_view span_id, std::span<const field> f) noexcept {
     add_annotation(rec, is_link, name, is_link ? 0 : ticks_now(), trace_id, span_id, f, limits_,
                    field_counters_);
   }

@@ -165,7 +165,7 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
 }  // namespace
 
 void add_annotation(span_record& r, bool is_link, std::string_view name, std::uint64_t ticks,
-                    std::string_view trace_id, std::string_view span_id, std::initializer_list<field> f,
+                    std::string_view trace_id, std::string_view span_id, std::span<const field> f,
                     const field_limits& limits, const field_counters& counters) noexcept {
   try {
     name = truncate_utf8(name, std::min(limits.max_value_bytes, arena_room(r, limits)));

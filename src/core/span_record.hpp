@@ -205,7 +205,7 @@ bool remove_field(span_record& r, std::string_view key, const field_limits& limi
 /// Bounded like fields: at most `limits.max_fields` annotations and as many annotation fields in all, text
 /// within the arena's bound; what does not fit is refused (counted in `dropped_fields`) or cut.
 void add_annotation(span_record& r, bool is_link, std::string_view name, std::uint64_t ticks,
-                    std::string_view trace_id, std::string_view span_id, std::initializer_list<field> f,
+                    std::string_view trace_id, std::string_view span_id, std::span<const field> f,
                     const field_limits& limits, const field_counters& counters) noexcept;
 /// Clears a record for reuse, bumping its generation so weak references to the old span go stale.
 void reset_record(span_record& r) noexcept;

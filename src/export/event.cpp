@@ -91,6 +91,10 @@ field event::field_at(std::size_t i) const noexcept {
   return {rec_->key(f), rec_->value(f)};
 }
 
+std::string_view event::key_at(std::size_t i) const noexcept {
+  return rec_->key(rec_->fields[i]);
+}
+
 std::uint32_t event::sample_rate() const noexcept {
   return rec_->sample_rate;
 }

@@ -18,6 +18,12 @@ namespace beeline {
 namespace detail {
 namespace {
 
+// Appends a string literal with its length known at compile time (no strlen per call).
+template <std::size_t N>
+void append_literal(std::string& out, const char (&text)[N]) {
+  out.append(text, N - 1);
+}
+
 void append_trace_id(std::string& out, std::string_view id) {
   append_lower_hex(out, otlp_trace_id_of(id));
 }
@@ -29,16 +35,16 @@ void append_span_id(std::string& out, std::string_view id) {
 void append_any_json(std::string& out, const simdjson::dom::element& el);
 
 void append_key_value(std::string& out, std::string_view key) {
-  out.append("{\"key\":");
+  append_literal(out, "{\"key\":");
   append_json_string(out, key);
-  out.append(",\"value\":");
+  append_literal(out, ",\"value\":");
 }
 
 // A parsed JSON value as an OTLP AnyValue.
 void append_any_json(std::string& out, const simdjson::dom::element& el) {
   switch (el.type()) {
     case simdjson::dom::element_type::ARRAY: {
-      out.append("{\"arrayValue\":{\"values\":[");
+      append_literal(out, "{\"arrayValue\":{\"values\":[");
       simdjson::dom::array items;
       if (el.get_array().get(items) == simdjson::SUCCESS) {
         bool first = true;
@@ -48,11 +54,11 @@ void append_any_json(std::string& out, const simdjson::dom::element& el) {
           append_any_json(out, item);
         }
       }
-      out.append("]}}");
+      append_literal(out, "]}}");
       break;
     }
     case simdjson::dom::element_type::OBJECT: {
-      out.append("{\"kvlistValue\":{\"values\":[");
+      append_literal(out, "{\"kvlistValue\":{\"values\":[");
       simdjson::dom::object members;
       if (el.get_object().get(members) == simdjson::SUCCESS) {
         bool first = true;
@@ -64,22 +70,22 @@ void append_any_json(std::string& out, const simdjson::dom::element& el) {
           out.push_back('}');
         }
       }
-      out.append("]}}");
+      append_literal(out, "]}}");
       break;
     }
     case simdjson::dom::element_type::STRING:
-      out.append("{\"stringValue\":");
+      append_literal(out, "{\"stringValue\":");
       append_json_string(out, el.get_string().value_unsafe());
       out.push_back('}');
       break;
     case simdjson::dom::element_type::INT64:
-      out.append("{\"intValue\":\"");
+      append_literal(out, "{\"intValue\":\"");
       append_json_int(out, el.get_int64().value_unsafe());
-      out.append("\"}");
+      append_literal(out, "\"}");
       break;
     case simdjson::dom::element_type::UINT64:
     case simdjson::dom::element_type::DOUBLE:
-      out.append("{\"doubleValue\":");
+      append_literal(out, "{\"doubleValue\":");
       append_json_double(out, el.get_double().value_unsafe());
       out.push_back('}');
       break;
@@ -87,7 +93,7 @@ void append_any_json(std::string& out, const simdjson::dom::element& el) {
       out.append(el.get_bool().value_unsafe() ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
       break;
     case simdjson::dom::element_type::NULL_VALUE:
-      out.append("{}");  // an empty AnyValue
+      append_literal(out, "{}");  // an empty AnyValue
       break;
   }
 }
@@ -103,17 +109,17 @@ bool append_otlp_value(std::string& out, field_value v) {
       return true;
     case value_kind::integer:
       // The protobuf JSON mapping writes 64-bit integers as strings.
-      out.append("{\"intValue\":\"");
+      append_literal(out, "{\"intValue\":\"");
       append_json_int(out, v.as_int());
-      out.append("\"}");
+      append_literal(out, "\"}");
       return true;
     case value_kind::floating:
-      out.append("{\"doubleValue\":");
+      append_literal(out, "{\"doubleValue\":");
       append_json_double(out, v.as_double());
       out.push_back('}');
       return true;
     case value_kind::string:
-      out.append("{\"stringValue\":");
+      append_literal(out, "{\"stringValue\":");
       append_json_string(out, v.as_string());
       out.push_back('}');
       return true;
@@ -128,44 +134,51 @@ bool append_otlp_value(std::string& out, field_value v) {
   return false;
 }
 
-void append_otlp_span(std::string& out, const event& ev) {
-  out.append("{\"traceId\":\"");
+void append_otlp_span(std::string& out, const event& ev, attribute_names names) {
+  const otlp_span_plan plan = plan_otlp_span(ev, names);
+  append_literal(out, "{\"traceId\":\"");
   append_trace_id(out, ev.trace_id());
-  out.append("\",\"spanId\":\"");
+  append_literal(out, "\",\"spanId\":\"");
   append_span_id(out, ev.span_id());
   out.push_back('"');
   if (const std::string_view parent = ev.parent_id(); !parent.empty()) {
-    out.append(",\"parentSpanId\":\"");
+    append_literal(out, ",\"parentSpanId\":\"");
     append_span_id(out, parent);
     out.push_back('"');
   }
-  out.append(",\"name\":");
-  append_json_string(out, ev.name());
-  out.append(",\"kind\":");
-  append_json_int(out, otlp_span_kind_of(ev));
+  append_literal(out, ",\"name\":");
+  if (plan.route.empty()) {
+    append_json_string(out, plan.name);
+  } else {
+    std::string name;
+    name.reserve(plan.name.size() + 1 + plan.route.size());
+    name.append(plan.name).append(1, ' ').append(plan.route);
+    append_json_string(out, name);
+  }
+  append_literal(out, ",\"kind\":");
+  append_json_int(out, plan.kind);
   const auto start = std::chrono::duration_cast<std::chrono::nanoseconds>(ev.timestamp().time_since_epoch());
-  out.append(",\"startTimeUnixNano\":\"");
+  append_literal(out, ",\"startTimeUnixNano\":\"");
   append_json_int(out, start.count());
-  out.append("\",\"endTimeUnixNano\":\"");
+  append_literal(out, "\",\"endTimeUnixNano\":\"");
   append_json_int(out, (start + ev.duration()).count());
-  out.append("\",\"attributes\":[");
+  append_literal(out, "\",\"attributes\":[");
   bool first = true;
-  for (std::size_t i = 0; i < ev.field_count(); ++i) {
-    const field f = ev.field_at(i);
-    if (is_otlp_reserved_field(f.key)) continue;
+  const auto add = [&](std::string_view key, field_value v) {
     const std::size_t mark = out.size();
     if (!first) out.push_back(',');
-    append_key_value(out, f.key);
-    if (!append_otlp_value(out, f.value)) {
+    append_key_value(out, key);
+    if (!append_otlp_value(out, v)) {
       out.resize(mark);
-      continue;
+      return;
     }
     out.push_back('}');
     first = false;
-  }
-  out.append("],\"droppedAttributesCount\":0,\"events\":[");
+  };
+  for_each_otlp_attribute(ev, plan, add);
+  append_literal(out, "],\"droppedAttributesCount\":0,\"events\":[");
   const auto append_attributes = [&](const annotation_view& a) {
-    out.append("{\"attributes\":[");
+    append_literal(out, "{\"attributes\":[");
     bool first_attribute = true;
     for (std::size_t k = 0; k < a.field_count(); ++k) {
       const field f = a.field_at(k);
@@ -182,27 +195,36 @@ void append_otlp_span(std::string& out, const event& ev) {
     out.push_back(']');
   };
   bool first_annotation = true;
+  if (plan.exception_event) {
+    append_literal(out, "{\"attributes\":[");
+    first = true;
+    for_each_exception_attribute(plan, add);
+    append_literal(out, "],\"name\":\"exception\",\"timeUnixNano\":\"");
+    append_json_int(out, (start + ev.duration()).count());
+    append_literal(out, "\",\"droppedAttributesCount\":0}");
+    first_annotation = false;
+  }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
     if (a.is_link()) continue;
     if (!first_annotation) out.push_back(',');
     first_annotation = false;
     append_attributes(a);
-    out.append(",\"name\":");
+    append_literal(out, ",\"name\":");
     append_json_string(out, a.name());
-    out.append(",\"timeUnixNano\":\"");
+    append_literal(out, ",\"timeUnixNano\":\"");
     append_json_int(
         out, std::chrono::duration_cast<std::chrono::nanoseconds>(a.timestamp().time_since_epoch()).count());
-    out.append("\",\"droppedAttributesCount\":0}");
+    append_literal(out, "\",\"droppedAttributesCount\":0}");
   }
-  out.append("],\"droppedEventsCount\":0,\"status\":{\"code\":");
-  const otlp_status status = otlp_status_of(ev);
+  append_literal(out, "],\"droppedEventsCount\":0,\"status\":{\"code\":");
+  const otlp_status& status = plan.status;
   append_json_int(out, status.code);
   if (!status.message.empty()) {
-    out.append(",\"message\":");
+    append_literal(out, ",\"message\":");
     append_json_string(out, status.message);
   }
-  out.append("},\"links\":[");
+  append_literal(out, "},\"links\":[");
   first_annotation = true;
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
@@ -210,28 +232,28 @@ void append_otlp_span(std::string& out, const event& ev) {
     if (!first_annotation) out.push_back(',');
     first_annotation = false;
     append_attributes(a);
-    out.append(",\"spanId\":\"");
+    append_literal(out, ",\"spanId\":\"");
     append_span_id(out, a.linked_span_id());
-    out.append("\",\"traceId\":\"");
+    append_literal(out, "\",\"traceId\":\"");
     append_trace_id(out, a.linked_trace_id());
-    out.append("\",\"droppedAttributesCount\":0}");
+    append_literal(out, "\",\"droppedAttributesCount\":0}");
   }
-  out.append("],\"droppedLinksCount\":0}");
+  append_literal(out, "],\"droppedLinksCount\":0}");
 }
 
-void append_otlp_request(std::string& out, std::span<const event> batch,
-                         std::string_view resource_attributes) {
-  out.append("{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+void append_otlp_request(std::string& out, std::span<const event> batch, std::string_view resource_attributes,
+                         attribute_names names) {
+  append_literal(out, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
   out.append(resource_attributes);
   out.append(
       "],\"droppedAttributesCount\":0},\"scopeSpans\":[{\"scope\":{\"name\":\"beeline-cpp\",\"version\":\"");
   out.append(BEELINE_VERSION_STRING);
-  out.append("\"},\"spans\":[");
+  append_literal(out, "\"},\"spans\":[");
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (i) out.push_back(',');
-    append_otlp_span(out, batch[i]);
+    append_otlp_span(out, batch[i], names);
   }
-  out.append("]}]}]}");
+  append_literal(out, "]}]}]}");
 }
 
 std::string otlp_resource_attributes(std::string_view service_name, std::string_view service_version,
@@ -313,9 +335,9 @@ class otlp_exporter final : public detail::http_batch_exporter {
     req.headers = {{"Content-Type", protobuf() ? "application/x-protobuf" : "application/json"}};
     req.body.reserve(batch.size() * 700 + resource_.size() + 128);
     if (protobuf())
-      detail::append_otlp_proto_request(req.body, batch, resource_);
+      detail::append_otlp_proto_request(req.body, batch, resource_, options_.names);
     else
-      detail::append_otlp_request(req.body, batch, resource_);
+      detail::append_otlp_request(req.body, batch, resource_, options_.names);
     const std::uint64_t seq = settle_.open(1);
     const std::size_t n = batch.size();
     try {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <beeline/event.hpp>
+#include <beeline/http_exporter.hpp>
 #include <beeline/value.hpp>
 
 #include <cstdint>
@@ -16,11 +17,11 @@ namespace beeline::detail {
 
 /// Appends a field value as an OTLP AnyValue; false (nothing appended) for null and invalid JSON.
 bool append_otlp_value(std::string& out, field_value v);
-/// Appends one span object.
-void append_otlp_span(std::string& out, const event& ev);
+/// Appends one span object, its HTTP fields named as `names` says (otlp_model.hpp).
+void append_otlp_span(std::string& out, const event& ev, attribute_names names = attribute_names::otel);
 /// Appends a whole request: one resource (its attributes, already encoded), the beeline-cpp scope, the spans.
-void append_otlp_request(std::string& out, std::span<const event> batch,
-                         std::string_view resource_attributes);
+void append_otlp_request(std::string& out, std::span<const event> batch, std::string_view resource_attributes,
+                         attribute_names names = attribute_names::otel);
 /// The resource's attributes, encoded: service.name, telemetry.sdk.*, then service.version and host.name when
 /// given, then `extra`.
 std::string otlp_resource_attributes(std::string_view service_name, std::string_view service_version,

@@ -2,6 +2,7 @@
 #include "export/otlp_model.hpp"
 
 #include <cstdint>
+#include <optional>
 
 namespace beeline::detail {
 
@@ -87,10 +88,130 @@ otlp_status otlp_status_of(const event& ev) noexcept {
   return status;
 }
 
-bool is_otlp_reserved_field(std::string_view key) noexcept {
-  return key == "name" || key == "span.kind" || key == "status_code" || key == "status_message" ||
-         key == "service_name" || key == "service.name" || key == "meta.beeline_version" ||
-         key == "meta.local_hostname";
+otel_field otel_http_field(std::string_view key, field_value v) noexcept {
+  // Dispatch on the length: most fields of most spans are not HTTP fields and cost one comparison or none.
+  switch (key.size()) {
+    case 3:
+      if (key == "url") return {"url.full", v};
+      break;
+    case 12:
+      if (key == "request.path") return {"url.path", v};
+      if (key == "request.host") return {"server.address", v};
+      if (key == "request.port") return {"server.port", v};
+      break;
+    case 13:
+      if (key == "request.query") return {"url.query", v};
+      if (key == "request.route") return {"http.route", v};
+      break;
+    case 14:
+      if (key == "request.method") return {"http.request.method", v};
+      if (key == "request.scheme") return {"url.scheme", v};
+      break;
+    case 19:
+      if (key == "request.remote_addr") return {"client.address", v};
+      break;
+    case 20:
+      if (key == "response.status_code") return {"http.response.status_code", v};
+      if (key == "request.http_version") {
+        if (v.kind() == value_kind::string && v.as_string().starts_with("HTTP/"))
+          return {"network.protocol.version", field_value(v.as_string().substr(5))};
+        return {"network.protocol.version", v};
+      }
+      break;
+    case 21:
+      if (key == "response.http_version") return {"network.protocol.version", v};
+      break;
+    case 25:
+      if (key == "request.header.user_agent") return {"user_agent.original", v};
+      break;
+    default:
+      break;
+  }
+  return {};
+}
+
+otlp_span_plan plan_otlp_span(const event& ev, attribute_names names) noexcept {
+  otlp_span_plan plan;
+  plan.names = names;
+  plan.name = ev.name();
+  // One pass over the fields finds every key the mapping reads (instead of a lookup per key): dispatch on
+  // the length, so most fields cost one comparison or none.
+  std::optional<field_value> kind, code, message, error, detail, method, route, http_route, stack;
+  // Keys only: a value is read for the few keys the mapping wants.
+  const std::size_t n = ev.field_count();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string_view key = ev.key_at(i);
+    std::optional<field_value>* want = nullptr;
+    switch (key.size()) {
+      case 5:
+        if (key == "error") want = &error;
+        break;
+      case 9:
+        if (key == "span.kind") want = &kind;
+        break;
+      case 10:
+        if (key == "http.route") want = &http_route;
+        break;
+      case 11:
+        if (key == "status_code") want = &code;
+        break;
+      case 12:
+        if (key == "error_detail") want = &detail;
+        break;
+      case 13:
+        if (key == "request.route") want = &route;
+        break;
+      case 14:
+        if (key == "status_message")
+          want = &message;
+        else if (key == "request.method")
+          want = &method;
+        break;
+      case 16:
+        if (key == "error_stacktrace") want = &stack;
+        break;
+      default:
+        break;
+    }
+    if (want) *want = ev.field_at(i).value;
+  }
+  const auto as_string = [](const std::optional<field_value>& v) {
+    return v && v->kind() == value_kind::string ? v->as_string() : std::string_view();
+  };
+  plan.kind = kind && kind->kind() == value_kind::string ? otlp_span_kind(kind->as_string()) : 1;
+  if (code && code->kind() == value_kind::integer && code->as_int() >= 0 && code->as_int() <= 2) {
+    plan.status.code = static_cast<int>(code->as_int());
+    plan.status.message = as_string(message);
+  } else if (error && !error->is_null()) {
+    plan.status.code = 2;
+    plan.status.message =
+        detail && detail->kind() == value_kind::string ? detail->as_string() : as_string(error);
+  }
+  if (names == attribute_names::beeline) return plan;
+  if (const std::string_view m = as_string(method); !m.empty()) {
+    plan.http = true;
+    // Only the instrumentation's default names are replaced: a name the user chose stays.
+    if ((plan.kind == 2 && plan.name == "request") || (plan.kind == 3 && plan.name == m)) {
+      plan.name = m;
+      plan.route = as_string(route);
+      if (plan.route.empty()) plan.route = as_string(http_route);
+    }
+  }
+  if (error && !error->is_null()) {
+    bool has_event = false;
+    for (std::size_t i = 0; i < ev.annotation_count() && !has_event; ++i) {
+      const annotation_view a = ev.annotation_at(i);
+      has_event = !a.is_link() && a.name() == "exception";
+    }
+    if (!has_event) {
+      plan.exception_event = true;
+      plan.exception_type =
+          error->kind() == value_kind::string ? error->as_string() : std::string_view("error");
+      plan.exception_message = as_string(detail);
+      plan.exception_stacktrace = as_string(stack);
+    }
+  }
+  return plan;
 }
 
 otlp_trace_id otlp_trace_id_of(std::string_view id) noexcept {

@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -127,9 +128,22 @@ void append_any_json(std::string& out, const simdjson::dom::element& el) {
 
 }  // namespace
 
-void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_view key, field_value v) {
-  // Scalars (nearly every attribute): both lengths are known before writing, so nothing is patched.
-  std::size_t value_size = 0;
+namespace {
+
+// The most bytes a scalar KeyValue takes besides its key's and text's: the tag (two bytes for fields up to
+// 2047), three lengths of up to ten bytes, three one-byte tags, and a value of up to ten bytes.
+constexpr std::size_t scalar_overhead = 2 + 10 + 1 + 10 + 1 + 10 + 1 + 10;
+
+bool is_scalar(field_value v) noexcept {
+  const value_kind k = v.kind();
+  return k == value_kind::boolean || k == value_kind::integer || k == value_kind::floating ||
+         k == value_kind::string;
+}
+
+// Writes `key` = `v` (a scalar) as a KeyValue in field `field` at `p`, with room for it (see
+// scalar_overhead); returns the end. Every length is known before writing, so nothing is patched.
+char* put_scalar_attribute(char* p, unsigned field, std::string_view key, field_value v) noexcept {
+  std::size_t value_size;
   switch (v.kind()) {
     case value_kind::boolean:
       value_size = 2;
@@ -140,21 +154,52 @@ void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_v
     case value_kind::floating:
       value_size = 9;
       break;
-    case value_kind::string:
+    default:  // string
       value_size = 1 + pb::varint_size(v.as_string().size()) + v.as_string().size();
       break;
-    default:
-      break;
   }
-  if (value_size) {
-    const std::size_t kv_size =
-        1 + pb::varint_size(key.size()) + key.size() + 1 + pb::varint_size(value_size) + value_size;
-    pb::append_tag(out, field, pb::len);
-    pb::append_varint(out, kv_size);
-    pb::append_bytes(out, field_no::key_value_key, key);
-    pb::append_tag(out, field_no::key_value_value, pb::len);
-    pb::append_varint(out, value_size);
-    append_otlp_proto_value(out, v);
+  const std::size_t kv_size =
+      1 + pb::varint_size(key.size()) + key.size() + 1 + pb::varint_size(value_size) + value_size;
+  p = pb::put_varint(p, (static_cast<std::uint64_t>(field) << 3) | pb::len);
+  p = pb::put_varint(p, kv_size);
+  *p++ = static_cast<char>(field_no::key_value_key << 3 | pb::len);
+  p = pb::put_varint(p, key.size());
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  *p++ = static_cast<char>(field_no::key_value_value << 3 | pb::len);
+  p = pb::put_varint(p, value_size);
+  switch (v.kind()) {
+    case value_kind::boolean:
+      *p++ = static_cast<char>(field_no::any_bool << 3 | pb::varint);
+      *p++ = v.as_bool() ? '\1' : '\0';
+      return p;
+    case value_kind::integer:
+      *p++ = static_cast<char>(field_no::any_int << 3 | pb::varint);
+      return pb::put_varint(p, static_cast<std::uint64_t>(v.as_int()));
+    case value_kind::floating: {
+      *p++ = static_cast<char>(field_no::any_double << 3 | pb::i64);
+      const auto bits = std::bit_cast<std::uint64_t>(v.as_double());
+      for (int i = 0; i < 8; ++i)
+        p[i] = static_cast<char>(static_cast<unsigned char>(bits >> (8 * i)));
+      return p + 8;
+    }
+    default: {  // string
+      const std::string_view text = v.as_string();
+      *p++ = static_cast<char>(field_no::any_string << 3 | pb::len);
+      p = pb::put_varint(p, text.size());
+      if (!text.empty()) std::memcpy(p, text.data(), text.size());
+      return p + text.size();
+    }
+  }
+}
+
+}  // namespace
+
+void append_otlp_proto_attribute(std::string& out, unsigned field, std::string_view key, field_value v) {
+  if (is_scalar(v)) {  // nearly every attribute
+    char* p = pb::extend(
+        out, scalar_overhead + key.size() + (v.kind() == value_kind::string ? v.as_string().size() : 0));
+    out.resize(static_cast<std::size_t>(put_scalar_attribute(p, field, key, v) - out.data()));
     return;
   }
   const std::size_t mark = out.size();
@@ -215,25 +260,106 @@ bool append_otlp_proto_value(std::string& out, field_value v) {
   return false;
 }
 
-void append_otlp_proto_span(std::string& out, unsigned field_number, const event& ev) {
+namespace {
+
+void put_fixed64(char* p, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i)
+    p[i] = static_cast<char>(static_cast<unsigned char>(v >> (8 * i)));
+}
+
+// The last trace id mapped, for the next span: the spans of a batch mostly share their trace, and comparing
+// 32 characters is cheaper than decoding them. `text` points into an event of the batch being encoded.
+struct trace_id_cache {
+  std::string_view text;
+  otlp_trace_id bytes{};
+  const otlp_trace_id& of(std::string_view id) noexcept {
+    if (id != text || text.empty()) {
+      bytes = otlp_trace_id_of(id);
+      text = id;
+    }
+    return bytes;
+  }
+};
+
+void append_span(std::string& out, unsigned field_number, const event& ev, attribute_names names,
+                 trace_id_cache& trace_ids) {
   using namespace field_no;
+  const otlp_span_plan plan = plan_otlp_span(ev, names);
   const std::size_t span = pb::begin_message(out, field_number);
-  append_otlp_proto_trace_id(out, span_trace_id, ev.trace_id());
-  append_otlp_proto_span_id(out, span_span_id, ev.span_id());
-  if (const std::string_view parent = ev.parent_id(); !parent.empty())
-    append_otlp_proto_span_id(out, span_parent_span_id, parent);
-  pb::append_bytes(out, span_name, ev.name());
-  pb::append_tag(out, span_kind, pb::varint);
-  pb::append_varint(out, static_cast<std::uint64_t>(otlp_span_kind_of(ev)));
+  // The fixed head of the span (ids, name, kind, times): its size is known, so it is written in one piece.
+  const otlp_trace_id& trace_id = trace_ids.of(ev.trace_id());
+  const otlp_span_id span_id = otlp_span_id_of(ev.span_id());
+  const std::string_view parent = ev.parent_id();
+  const otlp_span_id parent_id = parent.empty() ? otlp_span_id{} : otlp_span_id_of(parent);
+  const std::size_t name_size = plan.name.size() + (plan.route.empty() ? 0 : 1 + plan.route.size());
   const std::uint64_t start = unix_nanos(ev.timestamp());
-  pb::append_fixed64(out, span_start, start);
-  pb::append_fixed64(
-      out, span_end,
-      start + static_cast<std::uint64_t>(
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(ev.duration()).count()));
-  for (std::size_t i = 0; i < ev.field_count(); ++i) {
-    const beeline::field f = ev.field_at(i);
-    if (!is_otlp_reserved_field(f.key)) append_otlp_proto_attribute(out, span_attributes, f.key, f.value);
+  const std::uint64_t end =
+      start +
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(ev.duration()).count());
+  char* p = pb::extend(out, 18 + 10 + (parent.empty() ? 0 : 10) + 1 + pb::varint_size(name_size) + name_size +
+                                1 + pb::varint_size(static_cast<std::uint64_t>(plan.kind)) + 18);
+  *p++ = static_cast<char>(span_trace_id << 3 | pb::len);
+  *p++ = 16;
+  std::memcpy(p, trace_id.data(), 16);
+  p += 16;
+  *p++ = static_cast<char>(span_span_id << 3 | pb::len);
+  *p++ = 8;
+  std::memcpy(p, span_id.data(), 8);
+  p += 8;
+  if (!parent.empty()) {
+    *p++ = static_cast<char>(span_parent_span_id << 3 | pb::len);
+    *p++ = 8;
+    std::memcpy(p, parent_id.data(), 8);
+    p += 8;
+  }
+  *p++ = static_cast<char>(span_name << 3 | pb::len);
+  p = pb::put_varint(p, name_size);
+  if (!plan.name.empty()) std::memcpy(p, plan.name.data(), plan.name.size());
+  p += plan.name.size();
+  if (!plan.route.empty()) {
+    *p++ = ' ';
+    std::memcpy(p, plan.route.data(), plan.route.size());
+    p += plan.route.size();
+  }
+  *p++ = static_cast<char>(span_kind << 3 | pb::varint);
+  p = pb::put_varint(p, static_cast<std::uint64_t>(plan.kind));
+  *p++ = static_cast<char>(span_start << 3 | pb::i64);
+  put_fixed64(p, start);
+  p += 8;
+  *p++ = static_cast<char>(span_end << 3 | pb::i64);
+  put_fixed64(p, end);
+  // The attributes: room made ahead (enough for most spans, and grown when an attribute would not fit),
+  // scalars written through a pointer, the room left given back at the end; a JSON value is written the
+  // general way in between.
+  constexpr std::size_t room = 1024;
+  p = pb::extend(out, room);
+  char* limit = out.data() + out.size();
+  for_each_otlp_attribute(ev, plan, [&](std::string_view key, field_value v) {
+    if (is_scalar(v)) {
+      const std::size_t need =
+          scalar_overhead + key.size() + (v.kind() == value_kind::string ? v.as_string().size() : 0);
+      if (static_cast<std::size_t>(limit - p) < need) {
+        out.resize(static_cast<std::size_t>(p - out.data()));
+        p = pb::extend(out, std::max(need, room));
+        limit = out.data() + out.size();
+      }
+      p = put_scalar_attribute(p, span_attributes, key, v);
+      return;
+    }
+    out.resize(static_cast<std::size_t>(p - out.data()));
+    append_otlp_proto_attribute(out, span_attributes, key, v);
+    p = pb::extend(out, room);
+    limit = out.data() + out.size();
+  });
+  out.resize(static_cast<std::size_t>(p - out.data()));
+  if (plan.exception_event) {
+    const std::size_t event = pb::begin_message(out, span_events);
+    pb::append_fixed64(out, event_time, end);
+    pb::append_bytes(out, event_name, "exception");
+    for_each_exception_attribute(plan, [&](std::string_view key, field_value v) {
+      append_otlp_proto_attribute(out, event_attributes, key, v);
+    });
+    pb::end_message(out, event);
   }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
@@ -259,7 +385,7 @@ void append_otlp_proto_span(std::string& out, unsigned field_number, const event
     }
     pb::end_message(out, link);
   }
-  const otlp_status status = otlp_status_of(ev);
+  const otlp_status& status = plan.status;
   const std::size_t status_start = pb::begin_message(out, span_status);
   if (!status.message.empty()) pb::append_bytes(out, status_message, status.message);
   if (status.code != 0) {
@@ -270,14 +396,23 @@ void append_otlp_proto_span(std::string& out, unsigned field_number, const event
   pb::end_message(out, span);
 }
 
-void append_otlp_proto_request(std::string& out, std::span<const event> batch, std::string_view resource) {
+}  // namespace
+
+void append_otlp_proto_span(std::string& out, unsigned field_number, const event& ev, attribute_names names) {
+  trace_id_cache trace_ids;
+  append_span(out, field_number, ev, names, trace_ids);
+}
+
+void append_otlp_proto_request(std::string& out, std::span<const event> batch, std::string_view resource,
+                               attribute_names names) {
   using namespace field_no;
   const std::size_t resource_spans = pb::begin_message(out, request_resource_spans);
   pb::append_bytes(out, resource_spans_resource, resource);
   const std::size_t scope_spans = pb::begin_message(out, resource_spans_scope_spans);
   append_otlp_proto_scope(out, scope_spans_scope);
+  trace_id_cache trace_ids;
   for (const event& ev : batch)
-    append_otlp_proto_span(out, scope_spans_spans, ev);
+    append_span(out, scope_spans_spans, ev, names, trace_ids);
   pb::end_message(out, scope_spans);
   pb::end_message(out, resource_spans);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <beeline/event.hpp>
+#include <beeline/http_exporter.hpp>
 #include <beeline/value.hpp>
 
 #include <cstddef>
@@ -37,6 +38,24 @@ inline std::size_t varint_size(std::uint64_t v) noexcept {
   for (; v >= 0x80; v >>= 7)
     ++n;
   return n;
+}
+
+/// Makes room for `n` more bytes at the end of `out` and returns where they start: a message whose length is
+/// known is written through the pointer, in one call instead of one per piece.
+inline char* extend(std::string& out, std::size_t n) {
+  const std::size_t old = out.size();
+  out.resize(old + n);
+  return out.data() + old;
+}
+
+/// Writes a varint at `p`; returns the end.
+inline char* put_varint(char* p, std::uint64_t v) noexcept {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(static_cast<unsigned char>(v) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
 }
 
 inline void append_tag(std::string& out, unsigned field, wire_type type) {
@@ -83,11 +102,13 @@ void append_otlp_proto_scope(std::string& out, unsigned field);
 /// Appends a field value as the content of an OTLP AnyValue; false (nothing appended) for null and invalid
 /// JSON, as append_otlp_value.
 bool append_otlp_proto_value(std::string& out, field_value v);
-/// Appends one span as field `field` (Span, length-delimited).
-void append_otlp_proto_span(std::string& out, unsigned field, const event& ev);
+/// Appends one span as field `field` (Span, length-delimited), its HTTP fields named as `names` says.
+void append_otlp_proto_span(std::string& out, unsigned field, const event& ev,
+                            attribute_names names = attribute_names::otel);
 /// Appends a whole ExportTraceServiceRequest: one resource (its content, from `otlp_proto_resource`), the
 /// beeline-cpp scope, the spans.
-void append_otlp_proto_request(std::string& out, std::span<const event> batch, std::string_view resource);
+void append_otlp_proto_request(std::string& out, std::span<const event> batch, std::string_view resource,
+                               attribute_names names = attribute_names::otel);
 /// The Resource message's content: the attributes otlp_resource_attributes lists, in the same order.
 std::string otlp_proto_resource(std::string_view service_name, std::string_view service_version,
                                 const field_list& extra, std::string_view host_name);

@@ -143,7 +143,8 @@ class client_impl {
                      fields tags) noexcept;
   void log(std::string_view message, std::string_view level, std::string_view sid, std::string_view rid,
            fields metadata) noexcept;
-  started_span start_with_headers(std::string_view name, const propagation::header_view& headers, fields f);
+  started_span start_with_headers(std::string_view name, const propagation::header_view& headers, fields f,
+                                  const span_options& options);
   std::uint64_t wait(std::vector<std::string> names, std::chrono::steady_clock::time_point deadline,
                      std::function<void(wait_for_flush_result)> done);
   void cancel_wait(std::uint64_t id) noexcept;
@@ -406,13 +407,16 @@ void client_impl::log(std::string_view message, std::string_view level, std::str
 }
 
 started_span client_impl::start_with_headers(std::string_view name, const propagation::header_view& headers,
-                                             fields f) {
+                                             fields f, const span_options& options) {
   const std::optional<request_ids> ids = from_headers(headers);
-  std::optional<trace_context> upstream = tracer_->parse_trace_context(headers);
-  if (!upstream) upstream = beeline::get_trace_context();  // the current trace continues
+  std::optional<trace_context> upstream;
+  if (!options.root) {
+    upstream = tracer_->parse_trace_context(headers);
+    if (!upstream) upstream = beeline::get_trace_context();  // the current trace continues
+  }
   started_span out;
   if (!upstream && !ids) {
-    out.span = tracer_->start_trace(name, f);
+    out.span = tracer_->start_trace(name, f, options);
   } else {
     trace_context ctx = upstream ? std::move(*upstream) : trace_context{};
     if (ctx.trace_id.empty()) {  // a new trace that still carries the ids
@@ -426,7 +430,10 @@ started_span client_impl::start_with_headers(std::string_view name, const propag
       set_field(ctx.fields, "highlight.session_id", ids->secure_session_id);
       set_field(ctx.fields, "highlight.trace_id", ids->request_id);
     }
-    out.span = tracer_->start_trace(name, f, ctx);
+    // `root` was applied above (the headers and the current trace were not read); the ids' trace is used.
+    span_options continuing = options;
+    continuing.root = false;
+    out.span = tracer_->start_trace(name, f, ctx, continuing);
     out.context.fields = std::move(ctx.fields);
     out.context.trace_flags = ctx.trace_flags;
     out.context.tracestate = std::move(ctx.tracestate);
@@ -691,8 +698,8 @@ void client::log(std::string_view message, std::string_view level, std::string_v
 }
 
 started_span client::start_with_headers(std::string_view name, const propagation::header_view& headers,
-                                        fields f) {
-  return impl_->start_with_headers(name, headers, f);
+                                        fields f, const span_options& options) {
+  return impl_->start_with_headers(name, headers, f, options);
 }
 
 std::uint64_t client::async_wait_for_flush(std::vector<std::string> names,
@@ -825,8 +832,8 @@ void log(std::string_view message, std::string_view level, std::string_view sid,
   if (auto c = instance()) c->log(message, level, sid, rid, metadata);
 }
 highlight::started_span start_with_headers(std::string_view name, const propagation::header_view& headers,
-                                           fields f) {
-  if (auto c = instance()) return c->start_with_headers(name, headers, f);
+                                           fields f, const span_options& options) {
+  if (auto c = instance()) return c->start_with_headers(name, headers, f, options);
   return {};
 }
 flush_result flush(std::chrono::steady_clock::duration timeout) {

@@ -94,6 +94,37 @@ TEST_CASE("coro: nested awaitables three deep each get the right parent") {
   CHECK(named(evs, "level3").span_type() == "leaf");
 }
 
+TEST_CASE("coro: the awaitable forms take span options after the name") {
+  memory_tracer t;
+  asio::io_context ioc;
+  run_traced(t, ioc, "root", [&t]() -> awaitable<void> {
+    const beeline::span_options client{.kind = beeline::span_kind::client};
+    co_await beeline::start_async_span("call", client, beeline::field{"attempt", 1}, sleep_for(0ms));
+    const beeline::span_options detached{.kind = beeline::span_kind::producer, .root = true};
+    co_await beeline::with_span("detached", detached, []() -> awaitable<void> {
+      beeline::span inner = beeline::start_span("inside-detached");
+      co_return;
+    }());
+    const beeline::span_options consumer{.kind = beeline::span_kind::consumer};
+    co_await beeline::with_trace(t.tracer, "own-trace", consumer, sleep_for(0ms));
+    // The global form on no global tracer: the work runs, untraced.
+    co_await beeline::with_trace("untraced", consumer, sleep_for(0ms));
+  });
+  const auto evs = t.events();
+  const auto& root = named(evs, "root");
+  CHECK(named(evs, "call").str("span.kind") == "client");
+  CHECK(named(evs, "call").raw("attempt") == "1");
+  CHECK(named(evs, "call").parent_id() == root.span_id());
+  const auto& detached = named(evs, "detached");
+  CHECK(detached.str("span.kind") == "producer");
+  CHECK(detached.trace_id() != root.trace_id());
+  CHECK(detached.parent_id().empty());
+  CHECK(named(evs, "inside-detached").parent_id() == detached.span_id());
+  CHECK(named(evs, "own-trace").str("span.kind") == "consumer");
+  CHECK(named(evs, "own-trace").trace_id() != root.trace_id());
+  CHECK_THROWS(named(evs, "untraced"));
+}
+
 TEST_CASE("coro: post, dispatch and defer resume in the task's context") {
   memory_tracer t;
   asio::io_context ioc;

@@ -169,6 +169,7 @@ TEST_CASE("http server_span: the recorded headers, found in one pass, whatever t
   CHECK(e.str("request.path") == "/upload");
   CHECK(e.str("request.query") == "id=7");
   CHECK(e.str("request.host") == "api.example.com");
+  CHECK(e.raw("request.port") == "8443");
   CHECK(e.str("request.http_version") == "HTTP/1.0");
   CHECK(e.str("request.remote_addr") == "192.0.2.4");
   CHECK(e.str("request.content_length") == "42");
@@ -180,6 +181,36 @@ TEST_CASE("http server_span: the recorded headers, found in one pass, whatever t
   CHECK(e.has("request.header.accept"));
   CHECK(e.str("request.header.accept").empty());
   CHECK(e.raw("request.incomplete") == "true");  // never finished
+}
+
+TEST_CASE(
+    "http server_span: the port defaults by scheme, a bad one is ignored, and set_route records the route") {
+  memory_tracer t;
+  beeline::http::server_options opts;
+  opts.tracer = &t.tracer;
+  opts.secure = true;
+  for (const char* host : {"api.example.com", "[::1]", "api.example.com:99999", "api.example.com:x1"}) {
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, "/users/42", 11};
+    req.insert(bhttp::field::host, host);
+    beeline::http::server_span trace(req.base(), "192.0.2.4", opts);
+    trace.set_route("/users/:id");
+    trace.finish();
+  }
+  {
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, "/", 11};
+    req.insert(bhttp::field::host, "[::1]:8080");
+    beeline::http::server_span trace(req.base(), "::1", opts);
+    trace.finish();
+  }
+  const auto evs = t.events();
+  REQUIRE(evs.size() == 5);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(evs[i].raw("request.port") == "443");
+    CHECK(evs[i].str("request.route") == "/users/:id");
+  }
+  CHECK(evs[1].str("request.host") == "[::1]");
+  CHECK(evs[4].raw("request.port") == "8080");
+  CHECK_FALSE(evs[4].has("request.route"));
 }
 
 TEST_CASE("http server: one trace per request with the Beeline's request fields, upstream continued") {
@@ -211,6 +242,7 @@ TEST_CASE("http server: one trace per request with the Beeline's request fields,
   CHECK(first.str("request.query") == "x=1&y=2");
   CHECK(first.str("request.original_url") == "/hello?x=1&y=2");
   CHECK(first.str("request.host") == "localhost");
+  CHECK(first.raw("request.port") == "80");  // the Host header names no port: the scheme's
   CHECK(first.str("request.http_version") == "HTTP/1.1");
   CHECK(first.str("request.remote_addr") == "127.0.0.1");
   CHECK(first.str("request.scheme") == "http");
@@ -417,6 +449,8 @@ TEST_CASE(
     CHECK(call.str("span.kind") == "client");
     CHECK(call.str("meta.type") == "http");
     CHECK(call.str("url") == "http://backend:" + std::to_string(back_port) + "/inner?q=1");
+    CHECK(call.str("request.host") == "backend");
+    CHECK(call.raw("request.port") == std::to_string(back_port));
     CHECK(call.raw("response.status_code") == "200");
     CHECK(call.str("response.http_version") == "1.1");
     CHECK(call.str("service_name") == "frontend");

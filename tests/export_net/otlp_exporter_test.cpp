@@ -1,8 +1,10 @@
 // The OTLP/HTTP JSON exporter against the loopback server: the request's shape, typed attributes, kind and
 // status, gzip, partial success; and each span's JSON against what OpenTelemetry JS's exporter sent for the
 // same span (tests/interop/otlp_ref.js), ids and times normalized.
+#include <beeline/asio/http.hpp>
 #include <beeline/beeline.hpp>
 #include <beeline/http_exporter.hpp>
+#include <boost/beast/http/empty_body.hpp>
 
 #include "export_net/loopback_server.hpp"
 
@@ -163,6 +165,47 @@ TEST_CASE("otlp: gzip bodies, upstream ids mapped to hex, partial success counte
   CHECK(tr.stats().exported == 0);
   CHECK(tr.stats().dropped_exporter == 1);
   CHECK(ex->stats().events_rejected == 1);
+}
+
+TEST_CASE(
+    "otlp: a traced Beast request arrives with OpenTelemetry's HTTP names, kind and METHOD route name") {
+  namespace bhttp = boost::beast::http;
+  loopback_server server([](const recorded_request&) { return reply::with_status(200, "{}"); });
+  auto ex = beeline::make_otlp_exporter(options_for(server));  // attribute_names::otel by default
+  beeline::tracer tr(config_with(ex));
+  beeline::http::server_options opts;
+  opts.tracer = &tr;
+  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, "/users/42?full=1", 11};
+  req.insert(bhttp::field::host, "api.example.com:8443");
+  req.insert(bhttp::field::user_agent, "curl/8.0");
+  {
+    beeline::http::server_span trace(req.base(), "192.0.2.4", opts);
+    trace.set_route("/users/:id");
+    bhttp::response<bhttp::empty_body> res{bhttp::status::service_unavailable, 11};
+    trace.finish(res.base());
+  }
+  REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+  const auto reqs = server.requests();
+  REQUIRE(reqs.size() == 1);
+  simdjson::dom::parser parser;
+  const simdjson::dom::element body = parser.parse(reqs[0].body);
+  const simdjson::dom::element span = span_named(body, "GET /users/:id");
+  CHECK(span["kind"].get_int64().value() == 2);
+  CHECK(span["status"]["code"].get_int64().value() == 2);  // a 5xx on a server
+  const simdjson::dom::element attrs = span["attributes"];
+  CHECK(attribute(attrs, "http.request.method") == R"({"stringValue":"GET"})");
+  CHECK(attribute(attrs, "url.path") == R"({"stringValue":"/users/42"})");
+  CHECK(attribute(attrs, "url.query") == R"({"stringValue":"full=1"})");
+  CHECK(attribute(attrs, "url.scheme") == R"({"stringValue":"http"})");
+  CHECK(attribute(attrs, "server.address") == R"({"stringValue":"api.example.com"})");
+  CHECK(attribute(attrs, "server.port") == R"({"intValue":"8443"})");
+  CHECK(attribute(attrs, "client.address") == R"({"stringValue":"192.0.2.4"})");
+  CHECK(attribute(attrs, "network.protocol.version") == R"({"stringValue":"1.1"})");
+  CHECK(attribute(attrs, "user_agent.original") == R"({"stringValue":"curl/8.0"})");
+  CHECK(attribute(attrs, "http.response.status_code") == R"({"intValue":"503"})");
+  CHECK(attribute(attrs, "http.route") == R"({"stringValue":"/users/:id"})");
+  CHECK(attribute(attrs, "request.method").empty());
+  CHECK(attribute(attrs, "response.status_code").empty());
 }
 
 TEST_CASE("otlp: a failing backend is retried as for Honeycomb, and the batch arrives once") {

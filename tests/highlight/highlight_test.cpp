@@ -21,6 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -89,6 +90,9 @@ struct span_view {
   std::map<std::string, std::string> attributes;
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> events;
   std::map<std::string, std::string> resource;
+  std::int64_t kind = 0;
+  std::int64_t start_ns = 0, end_ns = 0;
+  std::vector<std::pair<std::string, std::string>> links;  // trace id, span id
 };
 
 std::vector<span_view> spans_of(const loopback_server& server) {
@@ -110,6 +114,11 @@ std::vector<span_view> spans_of(const loopback_server& server) {
           for (simdjson::dom::element e : s["events"].get_array())
             v.events.emplace_back(std::string(e["name"].get_string().value()), attrs(e["attributes"]));
           v.resource = resource;
+          v.kind = s["kind"].get_int64().value();
+          v.start_ns = std::stoll(std::string(s["startTimeUnixNano"].get_string().value()));
+          v.end_ns = std::stoll(std::string(s["endTimeUnixNano"].get_string().value()));
+          for (simdjson::dom::element l : s["links"].get_array())
+            v.links.emplace_back(l["traceId"].get_string().value(), l["spanId"].get_string().value());
           out.push_back(std::move(v));
         }
     }
@@ -519,6 +528,57 @@ TEST_CASE("highlight: run_with_headers puts the session and request ids on every
   CHECK(named(spans, "custom").parent_id.empty());
   CHECK(named(spans, "inner").attributes.at("highlight.session_id") == str("sess-4"));
   CHECK(named(spans, "inner").trace_id == named(spans, "custom").trace_id);
+}
+
+TEST_CASE("highlight: start_with_headers takes span options: kind, links, start time, and root") {
+  loopback_server server = ok_server();
+  hl::client c(options_for(server));
+  const std::map<std::string, std::string> headers{
+      {"x-highlight-request", "sess-5/req-5"},
+      {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}};
+  const std::array<beeline::span_link, 1> links{{{"0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"}}};
+  const auto started = std::chrono::system_clock::now() - 2s;
+  {
+    hl::started_span s =
+        c.start_with_headers("with-options", headers, {{"k", 1}},
+                             {.kind = beeline::span_kind::server, .links = links, .start_time = started});
+    s.span.finish();
+  }
+  {
+    hl::started_span s = c.start_with_headers("as-root", headers, {}, {.root = true});
+    CHECK(s.context.trace_id != "4bf92f3577b34da6a3ce929d0e0e4736");
+    s.span.finish();
+  }
+  {  // Inside the request's trace, with no headers: root leaves the current trace too.
+    hl::started_span outer = c.start_with_headers("outer", headers);
+    const std::map<std::string, std::string> none;
+    hl::started_span inner =
+        c.start_with_headers("inner-root", none, {}, {.kind = beeline::span_kind::consumer, .root = true});
+    CHECK(inner.context.trace_id != outer.context.trace_id);
+  }
+  REQUIRE(c.flush(2s).complete);
+  const auto spans = spans_of(server);
+  const span_view& opts = named(spans, "with-options");
+  CHECK(opts.kind == 2);
+  CHECK(opts.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");  // options without root continue the trace
+  CHECK(opts.parent_id == "00f067aa0ba902b7");
+  REQUIRE(opts.links.size() == 1);
+  CHECK(opts.links[0] ==
+        std::pair<std::string, std::string>{"0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"});
+  const auto want_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count();
+  CHECK(std::llabs(opts.start_ns - want_ns) < 50'000'000);
+  CHECK(opts.end_ns - opts.start_ns >= 1'950'000'000);
+  CHECK(opts.attributes.at("highlight.session_id") == str("sess-5"));
+  const span_view& root = named(spans, "as-root");
+  CHECK(root.trace_id != "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(root.parent_id.empty());
+  CHECK(root.attributes.at("highlight.session_id") == str("sess-5"));  // the request's ids still go on it
+  CHECK(root.kind == 1);
+  const span_view& inner = named(spans, "inner-root");
+  CHECK(inner.kind == 5);
+  CHECK(inner.parent_id.empty());
+  CHECK(inner.trace_id != named(spans, "outer").trace_id);
 }
 
 namespace {

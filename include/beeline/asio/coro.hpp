@@ -245,6 +245,40 @@ auto with_trace(tracer& t, std::string_view name, Args&&... args) {
                                  std::forward<Args>(args)...);
 }
 
+/// `start_async_span` with span options (kind, links, start time, root; see `span_options`) before the
+/// fields: `co_await start_async_span("fetch", opts, field{"url", url}, fetch(url))`, `opts` a variable
+/// made before the statement.
+template <class... Args>
+requires detail::fields_then_work<Args...>
+auto start_async_span(std::string_view name, const span_options& options, Args&&... args) {
+  return detail::run_with_fields([name, &options](fields f) { return start_span(name, f, options); },
+                                 std::forward<Args>(args)...);
+}
+
+/// `with_span` for awaited work, with span options.
+template <class... Args>
+requires detail::fields_then_awaitable<Args...>
+auto with_span(std::string_view name, const span_options& options, Args&&... args) {
+  return detail::run_with_fields([name, &options](fields f) { return start_span(name, f, options); },
+                                 std::forward<Args>(args)...);
+}
+
+/// `with_trace` for awaited work, with span options.
+template <class... Args>
+requires detail::fields_then_awaitable<Args...>
+auto with_trace(std::string_view name, const span_options& options, Args&&... args) {
+  return detail::run_with_fields([name, &options](fields f) { return start_trace(name, f, options); },
+                                 std::forward<Args>(args)...);
+}
+
+/// `with_trace` on a given tracer, with span options.
+template <class... Args>
+requires detail::fields_then_awaitable<Args...>
+auto with_trace(tracer& t, std::string_view name, const span_options& options, Args&&... args) {
+  return detail::run_with_fields([&t, name, &options](fields f) { return t.start_trace(name, f, options); },
+                                 std::forward<Args>(args)...);
+}
+
 // A braced field list (`{{"k", v}}`, even `{}`) in the awaitable forms does not compile: GCC 12 rejects a
 // braced list inside a `co_await` expression, or destroys temporaries made there twice, and which form a
 // caller's statement is cannot be told here. Pass `beeline::field{"k", v}` arguments before the work, or

@@ -76,6 +76,23 @@ inline std::string_view host_without_port(std::string_view host) noexcept {
   return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
+/// The port of a Host header (`example.com:8080`, `[::1]:8080`), or `fallback` when it names none or a bad
+/// one.
+inline std::int64_t port_of_host(std::string_view host, std::int64_t fallback) noexcept {
+  const std::size_t bracket = host.rfind(']');
+  const std::size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos || (bracket != std::string_view::npos && colon < bracket))
+    return fallback;
+  const std::string_view digits = host.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5) return fallback;
+  std::int64_t port = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return fallback;
+    port = port * 10 + (c - '0');
+  }
+  return port <= 65535 ? port : fallback;
+}
+
 /// Adds `error` (the category) and `error_detail` (the message) for a failed operation.
 inline void record_error(span& s, const boost::system::error_code& ec) {
   s.add_field("error", ec.category().name());
@@ -174,7 +191,7 @@ class server_span {
     const detail::recorded_values found = detail::find_recorded(req);
     const std::string version = detail::http_version(req.version());  // outlives the views below
     // Collected first and added in one call: a request's fields are most of what tracing it costs.
-    std::array<field, 14 + detail::recorded_values::count> f;
+    std::array<field, 15 + detail::recorded_values::count> f;
     std::size_t n = 0;
     f[n++] = {"meta.type", "beast"};
     f[n++] = {"meta.package", "boost.beast"};
@@ -184,8 +201,10 @@ class server_span {
     f[n++] = {"request.path", target.substr(0, q)};
     if (q != std::string_view::npos) f[n++] = {"request.query", target.substr(q + 1)};
     f[n++] = {"request.original_url", target};
-    if (found.present[found.host])
+    if (found.present[found.host]) {
       f[n++] = {"request.host", detail::host_without_port(found.values[found.host])};
+      f[n++] = {"request.port", detail::port_of_host(found.values[found.host], opts.secure ? 443 : 80)};
+    }
     f[n++] = {"request.http_version", version};
     f[n++] = {"request.remote_addr", remote_addr};
     f[n++] = {"request.secure", opts.secure};
@@ -228,6 +247,13 @@ class server_span {
 
   /// The root span (add the handler's own fields here, or with `beeline::add_context` while it is current).
   span& root() noexcept { return root_; }
+
+  /// Records the route the request matched, as the router names it (`/users/:id`): `request.route`, which
+  /// the OTLP exporter sends as `http.route` and puts in the span's name (`GET /users/:id`). Setting the
+  /// field by hand (`beeline::add_field("request.route", ...)` while the root is current) is the same.
+  void set_route(std::string_view route) {
+    if (root_) root_.add_field("request.route", route);
+  }
 
   /// Records the response: `response.status_code`, `response.content_length`, and an error status for 5xx
   /// (as OpenTelemetry marks server spans).
@@ -368,10 +394,26 @@ asio::awaitable<bhttp::response<ResponseBody>> send(Stream& stream, bhttp::reque
         url += "localhost";
       url += target;
     }
+    // The server the request goes to: the URL's authority (absolute form) or the Host header.
+    std::string_view authority;
+    std::string_view scheme = opts.scheme;
+    if (const auto slashes = target.find("://"); slashes != std::string_view::npos) {
+      scheme = target.substr(0, slashes);
+      authority = target.substr(slashes + 3);
+      authority = authority.substr(0, authority.find_first_of("/?#"));
+    } else if (const auto host = req.find(bhttp::field::host); host != req.end()) {
+      authority = detail::sv(host->value());
+    }
     s.add_field("meta.type", opts.scheme);  // the Node Beeline: "http" or "https"
     s.add_field("span.kind", "client");
     s.add_field("request.method", detail::sv(req.method_string()));
     s.add_field("url", std::move(url));
+    if (!authority.empty()) {
+      s.add_field("request.host", detail::host_without_port(authority));
+      s.add_field("request.port", detail::port_of_host(authority, scheme == "https" ? 443 : 80));
+    }
+    if (const auto ua = req.find(bhttp::field::user_agent); ua != req.end())
+      s.add_field("request.header.user_agent", detail::sv(ua->value()));
   }
   inject(req);  // `s` is current: the next service's root is its child
   return beeline::detail::run_in_span(std::move(s), [&stream, &req, &buffer](span& sp) {
