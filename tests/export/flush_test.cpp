@@ -65,14 +65,19 @@ TEST_CASE("worker: the send interval exports a lone span without a flush") {
   CHECK(eventually([&] { return t.sink->lines().size() == 1; }));
 }
 
-TEST_CASE("worker: reaching the batch size exports without waiting for the interval") {
+TEST_CASE("worker: a thread's ring half full exports without waiting for the interval") {
   beeline::config cfg;
+  cfg.queue_capacity = 64;  // one thread's ring holds 64 spans: the worker is called at 32
   cfg.batch_size = 10;
   cfg.send_interval = std::chrono::hours(1);
   memory_tracer t(cfg);
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < 31; ++i)
     beeline::span root = t.tracer.start_trace("r");
-  CHECK(eventually([&] { return t.sink->lines().size() == 10; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(t.sink->lines().empty());  // below the high-water mark the worker waits for its interval
+  beeline::span last = t.tracer.start_trace("r");
+  last.finish();
+  CHECK(eventually([&] { return t.sink->lines().size() == 32; }));
 }
 
 TEST_CASE("flush: returns when everything finished before it is exported, and reports it") {
