@@ -23,29 +23,29 @@ void* __libc_realloc(void*, std::size_t);
 void* __libc_memalign(std::size_t, std::size_t);
 void __libc_free(void*);
 
-void* malloc(std::size_t n) {
+void* malloc(std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_malloc(n);
 }
-void* calloc(std::size_t n, std::size_t size) {
+void* calloc(std::size_t n, std::size_t size) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_calloc(n, size);
 }
-void* realloc(void* p, std::size_t n) {
+void* realloc(void* p, std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_realloc(p, n);
 }
-void free(void* p) {
+void free(void* p) noexcept {
   __libc_free(p);
 }
-void* memalign(std::size_t alignment, std::size_t n) {
+void* memalign(std::size_t alignment, std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_memalign(alignment, n);
 }
-void* aligned_alloc(std::size_t alignment, std::size_t n) {
+void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept {
   return memalign(alignment, n);
 }
-int posix_memalign(void** out, std::size_t alignment, std::size_t n) {
+int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
   void* p = memalign(alignment, n);
   if (!p) return ENOMEM;
   *out = p;

@@ -42,6 +42,10 @@ struct thread_collector {
   // Only the worker stores a chain, and only into an empty slot; the owner takes it whole.
   std::atomic<std::uint64_t> returned{0};
   std::mutex consume;  // after shutdown: the shutting-down thread and a late producer drain one at a time
+  // The worker's chain of this pass's records for this thread, most recently cleared first (worker only).
+  span_record* pass_first = nullptr;
+  span_record* pass_last = nullptr;
+  std::uint32_t pass_count = 0;
 
   // ---- lifetime ----
   alignas(64) std::mutex life;

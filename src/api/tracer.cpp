@@ -281,11 +281,16 @@ span_record* tracer_core::take_record(thread_collector& c) noexcept {
   c.free_records = rec->pool_next.load(std::memory_order_relaxed);
   --c.free_record_count;
   if (c.free_records) {
-    // The next record was most likely last written by the worker: ask for it now, for writing.
-    const char* n = reinterpret_cast<const char*>(records_.at(c.free_records - 1));
+    // The next record was last written by the worker, on the other core: ask now, for writing, for the lines
+    // the next span writes first (its header, its first fields and the start of its text).
+    const span_record* n = records_.at(c.free_records - 1);
     __builtin_prefetch(n, 1, 3);
-    __builtin_prefetch(n + 64, 1, 3);
-    __builtin_prefetch(n + 128, 1, 3);
+    __builtin_prefetch(reinterpret_cast<const char*>(n) + 64, 1, 3);
+    __builtin_prefetch(n->fields.data(), 1, 3);
+    __builtin_prefetch(reinterpret_cast<const char*>(n->fields.data()) + 64, 1, 3);
+    __builtin_prefetch(n->arena.data(), 1, 3);
+    __builtin_prefetch(n->arena.data() + 64, 1, 3);
+    __builtin_prefetch(n->arena.data() + 128, 1, 3);
   }
   return rec;
 }
@@ -682,8 +687,8 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
   // is shared with the threads starting spans, and one write per span would bounce its cache line each time.
   // The same goes for the tracer's own counter, which every new trace increments: the traces that end here
   // give their references to the tracer back in one write after the loop, not one each.
-  // Records go back in one chain to the thread whose ring they came through, when it has taken the last
-  // chain; otherwise (or for the overflow queue's) to the shared pool, also in one chain.
+  // Records are chained per thread whose ring they came through (handed over at the end of the pass, see
+  // `give_back_pass`); the overflow queue's go to the shared pool in one chain.
   trace_state* run_trace = nullptr;
   std::uint32_t run_length = 0;
   std::uint32_t ended_traces = 0;
@@ -708,10 +713,13 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
       }
       ++run_length;
     }
-    if (owner && !owner->thread_exited.load(std::memory_order_acquire) &&
-        owner->returned.load(std::memory_order_relaxed) == 0) {
-      last->pool_next.store(0, std::memory_order_relaxed);
-      owner->returned.store((std::uint64_t{n} << 32) | (first->pool_index + 1), std::memory_order_release);
+    if (owner) {
+      // In front of the thread's chain: the records cleared last are the first it reuses.
+      last->pool_next.store(owner->pass_first ? owner->pass_first->pool_index + 1 : 0,
+                            std::memory_order_relaxed);
+      if (!owner->pass_last) owner->pass_last = last;
+      owner->pass_first = first;
+      owner->pass_count += n;
     } else {
       if (pool_last) object_pool<span_record>::link(pool_last, first);
       if (!pool_first) pool_first = first;
@@ -882,9 +890,9 @@ void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_reco
       const std::uint64_t t = c->tail.load(std::memory_order_acquire);
       const std::uint64_t h = c->head.load(std::memory_order_relaxed);
       if (t == h) continue;
+      pass_rings_.push_back({c, h, t, all.size()});
       for (std::uint64_t i = h; i < t; ++i)
         all.push_back(c->cells[i & c->mask]);
-      pass_rings_.emplace_back(c, t);
     }
   }
   const std::size_t overflow_end = overflow_.enqueue_position();
@@ -897,15 +905,42 @@ void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_reco
     }
     all.push_back(rec);
   }
+  std::size_t next_ring = 0;  // the first ring whose cells are not all processed yet
   for (std::size_t i = 0; i < all.size(); i += cfg_.batch_size) {
+    const std::size_t end = std::min(all.size(), i + cfg_.batch_size);
     batch.assign(all.begin() + static_cast<std::ptrdiff_t>(i),
-                 all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + cfg_.batch_size)));
+                 all.begin() + static_cast<std::ptrdiff_t>(end));
     process(batch, events);
+    // The cells of processed spans may be reused at once: a pass held up by a slow exporter must not keep
+    // a thread's whole ring full.
+    for (std::size_t r = next_ring; r < pass_rings_.size() && pass_rings_[r].first < end; ++r) {
+      const pass_ring& p = pass_rings_[r];
+      const std::uint64_t done = std::min<std::uint64_t>(p.tail - p.head, end - p.first);
+      p.c->head.store(p.head + done, std::memory_order_release);
+      if (p.head + done == p.tail) next_ring = r + 1;
+    }
   }
-  // The records are processed: their cells may be reused.
-  for (const auto& [c, t] : pass_rings_)
-    c->head.store(t, std::memory_order_release);
+  // The records are processed: each thread gets its own back in one chain, if it took the last one (else
+  // the shared pool does, in one operation).
+  for (const pass_ring& p : pass_rings_) {
+    thread_collector* c = p.c;
+    if (c->pass_first) {
+      if (!c->thread_exited.load(std::memory_order_acquire) &&
+          c->returned.load(std::memory_order_relaxed) == 0)
+        c->returned.store((std::uint64_t{c->pass_count} << 32) | (c->pass_first->pool_index + 1),
+                          std::memory_order_release);
+      else
+        records_.push_chain(c->pass_first, c->pass_last);
+      c->pass_first = c->pass_last = nullptr;
+      c->pass_count = 0;
+    }
+  }
   overflow_processed_.store(overflow_.dequeue_position(), std::memory_order_release);
+  if (!pass_rings_.empty()) {
+    // Collectors of threads that ended and were drained just now give their capacity back at once.
+    std::lock_guard lk(collectors_mutex_);
+    retire_collectors();
+  }
   pass_done_.store(pass, std::memory_order_release);
   complete_waiters(false);
   if (overflow_busy) std::this_thread::yield();  // give the pushing producer the core
@@ -997,6 +1032,12 @@ void tracer_core::run_worker() {
   batch.reserve(cfg_.batch_size);
   events.reserve(cfg_.batch_size);
   auto next_send = deadline_after(cfg_.send_interval);
+  // The worker's own schedule: every send interval while the threads finish few spans; under a high rate the
+  // interval halves (down to a quarter of a millisecond) until a pass takes about `pass_target` spans, so the
+  // records in flight, and the memory they cycle through, stay small enough to be in cache when reused.
+  constexpr std::size_t pass_target = 256;
+  constexpr std::chrono::steady_clock::duration min_interval = std::chrono::microseconds(100);
+  std::chrono::steady_clock::duration interval = cfg_.send_interval;
   std::uint64_t settled_seen = 0;
   // Producers never wake the worker per span: it comes on its send interval, for a flush, for a stop, when a
   // ring crosses its high-water mark, or when a settled batch may complete a flush.
@@ -1026,7 +1067,11 @@ void tracer_core::run_worker() {
     log_limiter_.tick(log_sink_);
     calibrate_clock();
     run_pass(all, batch, events);
-    next_send = deadline_after(cfg_.send_interval);
+    if (all.size() > pass_target)
+      interval = std::max<std::chrono::steady_clock::duration>(min_interval, interval / 2);
+    else if (all.size() < pass_target / 4)
+      interval = std::min<std::chrono::steady_clock::duration>(cfg_.send_interval, interval * 2);
+    next_send = deadline_after(interval);
     // Stopping: what was queued when the stop was seen is exported; spans still arriving (the application did
     // not stop producing) are counted as dropped after shutdown, so stopping never waits for producers.
     if (stopping) break;

@@ -195,7 +195,12 @@ class tracer_core final : private beeline::export_listener {
   std::size_t ring_budget_left_ = 0;           // guarded: queue capacity not yet taken by a ring
   std::uint64_t retired_enqueued_ = 0;         // guarded: spans pushed into collectors since retired
   std::size_t min_ring_ = 0;
-  std::vector<std::pair<thread_collector*, std::uint64_t>> pass_rings_;  // worker only
+  struct pass_ring {
+    thread_collector* c;
+    std::uint64_t head, tail;  // the ring positions this pass took
+    std::size_t first;         // where they start in the pass's list
+  };
+  std::vector<pass_ring> pass_rings_;  // worker only
   std::atomic<bool> work_requested_{false};
   std::atomic<std::int64_t> wall_offset_ns_{0};
 
