@@ -185,8 +185,11 @@ void clock_and_cores() {
 }
 
 void threads() {
-  // CPU per span of each producer thread: one thread alone, then two at once (each with its own trace).
-  beeline::tracer tr(bench_config());
+  // CPU per span of each producer thread: one thread alone, then two at once (each with its own trace). The
+  // queue capacity holds both threads' rings at the size one thread's run makes them grow to.
+  beeline::config cfg = bench_config();
+  cfg.queue_capacity = 1 << 18;
+  beeline::tracer tr(cfg);
   const auto run = [&](int n) {
     std::vector<double> cpu(static_cast<std::size_t>(n));
     std::vector<std::thread> pool;

@@ -39,13 +39,9 @@ struct thread_collector {
   // ---- the consumer writes these (the worker; after shutdown, whoever drains under `consume`) ----
   alignas(64) std::atomic<std::uint64_t> head{0};  // records processed, ever
   // Records given back by the worker: count << 32 | (first pool index + 1), the chain linked by pool_next.
-  // Only the worker stores a chain, and only into an empty slot; the owner takes it whole.
+  // The worker adds chains in front (compare-exchange); the owner takes it whole (exchange with 0).
   std::atomic<std::uint64_t> returned{0};
   std::mutex consume;  // after shutdown: the shutting-down thread and a late producer drain one at a time
-  // The worker's chain of this pass's records for this thread, most recently cleared first (worker only).
-  span_record* pass_first = nullptr;
-  span_record* pass_last = nullptr;
-  std::uint32_t pass_count = 0;
 
   // ---- lifetime ----
   alignas(64) std::mutex life;

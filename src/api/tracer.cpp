@@ -46,6 +46,8 @@ std::atomic<std::uint64_t> next_tracer_id{1};
 // Records and trace states move between a thread's cache and the shared pools this many at a time.
 constexpr std::uint32_t cache_refill = 32;
 constexpr std::uint32_t cache_max = 256;  // past this a thread's cache gives half back
+constexpr std::uint64_t max_returned =
+    1 << 16;  // records the worker holds for a thread that has not taken them
 
 // A thread's collectors, one per tracer it has used. `last` answers nearly every lookup.
 struct collector_table {
@@ -233,6 +235,24 @@ void tracer_core::detach_thread(thread_collector* c) noexcept {
     }
   }
   c->release();
+}
+
+bool tracer_core::give_records(thread_collector& c, span_record* first, span_record* last,
+                               std::uint32_t n) noexcept {
+  if (c.thread_exited.load(std::memory_order_acquire)) return false;
+  // In front of what the thread has not taken yet: the records cleared last are the first it reuses. The
+  // thread takes the whole chain with one exchange when its cache runs dry. Should the head come back with
+  // the same record and count between the load and the compare-exchange (the thread took the chain and the
+  // worker gave that record back first again), the link below is still right: it names the record.
+  std::uint64_t old = c.returned.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::uint64_t count = (old >> 32) + n;
+    if (count > max_returned) return false;  // a thread that only finishes spans others started
+    last->pool_next.store(static_cast<std::uint32_t>(old), std::memory_order_relaxed);
+    if (c.returned.compare_exchange_weak(old, (count << 32) | (first->pool_index + 1),
+                                         std::memory_order_release, std::memory_order_relaxed))
+      return true;
+  }
 }
 
 void tracer_core::retire_collectors() noexcept {
@@ -687,8 +707,8 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
   // is shared with the threads starting spans, and one write per span would bounce its cache line each time.
   // The same goes for the tracer's own counter, which every new trace increments: the traces that end here
   // give their references to the tracer back in one write after the loop, not one each.
-  // Records are chained per thread whose ring they came through (handed over at the end of the pass, see
-  // `give_back_pass`); the overflow queue's go to the shared pool in one chain.
+  // Records go back, one chain per run, to the thread whose ring they came through (`give_records`); the
+  // overflow queue's, and those a thread cannot take, go to the shared pool in one chain.
   trace_state* run_trace = nullptr;
   std::uint32_t run_length = 0;
   std::uint32_t ended_traces = 0;
@@ -713,14 +733,7 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
       }
       ++run_length;
     }
-    if (owner) {
-      // In front of the thread's chain: the records cleared last are the first it reuses.
-      last->pool_next.store(owner->pass_first ? owner->pass_first->pool_index + 1 : 0,
-                            std::memory_order_relaxed);
-      if (!owner->pass_last) owner->pass_last = last;
-      owner->pass_first = first;
-      owner->pass_count += n;
-    } else {
+    if (!owner || !give_records(*owner, first, last, n)) {
       if (pool_last) object_pool<span_record>::link(pool_last, first);
       if (!pool_first) pool_first = first;
       pool_last = last;
@@ -918,21 +931,6 @@ void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_reco
       const std::uint64_t done = std::min<std::uint64_t>(p.tail - p.head, end - p.first);
       p.c->head.store(p.head + done, std::memory_order_release);
       if (p.head + done == p.tail) next_ring = r + 1;
-    }
-  }
-  // The records are processed: each thread gets its own back in one chain, if it took the last one (else
-  // the shared pool does, in one operation).
-  for (const pass_ring& p : pass_rings_) {
-    thread_collector* c = p.c;
-    if (c->pass_first) {
-      if (!c->thread_exited.load(std::memory_order_acquire) &&
-          c->returned.load(std::memory_order_relaxed) == 0)
-        c->returned.store((std::uint64_t{c->pass_count} << 32) | (c->pass_first->pool_index + 1),
-                          std::memory_order_release);
-      else
-        records_.push_chain(c->pass_first, c->pass_last);
-      c->pass_first = c->pass_last = nullptr;
-      c->pass_count = 0;
     }
   }
   overflow_processed_.store(overflow_.dequeue_position(), std::memory_order_release);

@@ -138,6 +138,9 @@ class tracer_core final : private beeline::export_listener {
   /// or the thread is exiting): the caller uses the overflow queue.
   thread_collector* collector() noexcept;
   thread_collector* make_collector() noexcept;
+  /// Adds a chain of cleared records (first ... last, n of them) to what `c`'s thread takes back; false if
+  /// the thread has ended or holds enough (the caller gives them to the shared pool).
+  bool give_records(thread_collector& c, span_record* first, span_record* last, std::uint32_t n) noexcept;
   /// Frees the collectors whose thread has ended and whose ring is drained (worker, under collectors_mutex_).
   void retire_collectors() noexcept;
   /// After shutdown: counts what `c`'s ring still holds as dropped and recycles it.
