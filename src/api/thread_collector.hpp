@@ -23,7 +23,11 @@ class tracer_core;
 
 struct thread_collector {
   thread_collector(tracer_core* owner, std::size_t capacity, std::size_t budget_taken)
-      : core(owner), mask(capacity - 1), budget(budget_taken), cells(new span_record*[capacity]) {}
+      : core(owner),
+        mask(capacity - 1),
+        limit(capacity),
+        budget(budget_taken),
+        cells(new span_record*[capacity]) {}
 
   std::size_t capacity() const noexcept { return mask + 1; }
 
@@ -52,7 +56,8 @@ struct thread_collector {
   // The ring. The owner replaces it with one twice as large (`tracer_core::grow_ring`) under the tracer's
   // registry lock, under which the worker reads it.
   std::uint64_t mask;
-  std::size_t budget;  // the part of the tracer's queue capacity this ring took (less beyond it)
+  std::uint64_t limit;  // spans the ring may hold (at most its capacity): what the queue capacity granted
+  std::size_t budget;   // the part of the tracer's queue capacity this ring took (less beyond it)
   std::unique_ptr<span_record*[]> cells;
 
   void release() noexcept {

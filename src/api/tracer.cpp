@@ -347,20 +347,27 @@ trace_state* tracer_core::take_trace(thread_collector& c) noexcept {
 }
 
 bool tracer_core::grow_ring(thread_collector& c) noexcept {
-  const std::size_t capacity = c.mask + 1;
   try {
     std::lock_guard lk(collectors_mutex_);
-    if (ring_budget_left_ < capacity) return false;
-    std::unique_ptr<span_record*[]> cells(new span_record*[2 * capacity]);
-    const std::uint64_t new_mask = 2 * capacity - 1;
-    // A head stored by the worker after this read only means a few processed cells are copied too.
-    const std::uint64_t t = c.tail.load(std::memory_order_relaxed);
-    for (std::uint64_t i = c.head.load(std::memory_order_acquire); i < t; ++i)
-      cells[i & new_mask] = c.cells[i & c.mask];
-    c.cells = std::move(cells);
-    c.mask = new_mask;
-    ring_budget_left_ -= capacity;
-    c.budget += capacity;
+    // Double the ring's limit, or take what is left of the queue capacity: the whole capacity can be used,
+    // whatever the other rings hold (cells are a power of two, the limit need not be).
+    const std::uint64_t more = std::min<std::uint64_t>(c.limit, ring_budget_left_);
+    if (more == 0) return false;
+    const std::uint64_t limit = c.limit + more;
+    const std::uint64_t capacity = std::bit_ceil(limit);
+    if (capacity > c.mask + 1) {
+      std::unique_ptr<span_record*[]> cells(new span_record*[capacity]);
+      const std::uint64_t new_mask = capacity - 1;
+      // A head stored by the worker after this read only means a few processed cells are copied too.
+      const std::uint64_t t = c.tail.load(std::memory_order_relaxed);
+      for (std::uint64_t i = c.head.load(std::memory_order_acquire); i < t; ++i)
+        cells[i & new_mask] = c.cells[i & c.mask];
+      c.cells = std::move(cells);
+      c.mask = new_mask;
+    }
+    c.limit = limit;
+    ring_budget_left_ -= more;
+    c.budget += more;
     return true;
   } catch (...) {
     return false;
@@ -620,9 +627,9 @@ void tracer_core::finish(span_record* rec) noexcept {
   // Everything below writes only this thread's lines: the record, the ring's cell and its tail. The worker's
   // head is read only when the ring looks full or past its high-water mark.
   const std::uint64_t t = c->tail.load(std::memory_order_relaxed);
-  if (t - c->head_seen > c->mask) [[unlikely]] {
+  if (t - c->head_seen >= c->limit) [[unlikely]] {
     c->head_seen = c->head.load(std::memory_order_acquire);
-    if (t - c->head_seen > c->mask && !grow_ring(*c)) {
+    if (t - c->head_seen >= c->limit && !grow_ring(*c)) {
       counters_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
       recycle_to(c, rec);
       return;
@@ -639,7 +646,7 @@ void tracer_core::finish(span_record* rec) noexcept {
   }
   // The worker comes on its send interval. A ring half full doubles while the queue capacity allows, so it
   // settles at a size that holds a send interval's spans; only a ring that cannot grow calls the worker.
-  const std::uint64_t high_water = (c->mask + 1) / 2;
+  const std::uint64_t high_water = (c->limit + 1) / 2;
   if (t + 1 - std::max(c->head_seen, c->woke_at) >= high_water) [[unlikely]] {
     c->head_seen = c->head.load(std::memory_order_acquire);
     if (t + 1 - c->head_seen >= high_water && !grow_ring(*c)) {
