@@ -283,11 +283,15 @@ void fields_table() {
         s.add_context(std::span<const beeline::field>(f));
       }
     };
-    // Warm-up: the pools, this thread's caches and the records' buffers, with a backlog larger than any timed
-    // run's, so no timed run meets a new peak (which takes fresh records from a new pool chunk).
-    for (int warm = 0; warm < 3; ++warm) {
+    // Warm-up: the pools, this thread's caches and the records' buffers, until a run larger than the timed
+    // ones calls the heap no more (at most 20 runs): the backlog, and so the records in flight, depend on when
+    // the worker gets a core, and a new peak takes fresh records from a new pool chunk.
+    for (int warm = 0; warm < 20; ++warm) {
+      const std::uint64_t a0 = bench::allocations.load();
       run(spans_per_run + spans_per_run / 4);
+      const bool quiet = bench::allocations.load() == a0;
       tr.flush_sync(std::chrono::seconds(30));
+      if (quiet && warm >= 2) break;
     }
     std::vector<double> times;
     std::uint64_t allocs = 0, spans = 0;
