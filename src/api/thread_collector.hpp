@@ -35,7 +35,9 @@ struct thread_collector {
   alignas(64) std::atomic<std::uint64_t> tail{0};  // records pushed, ever
   std::uint64_t head_seen = 0;                     // `head` as last read by the owner
   std::uint64_t woke_at = 0;                       // `tail` when the owner last asked the worker to come
-  std::uint32_t free_records = 0;                  // local free list: pool index + 1, linked by pool_next
+  std::uint64_t mark_tail = 0;                     // `tail` and the tick clock at the last rate mark
+  std::uint64_t mark_ticks = 0;
+  std::uint32_t free_records = 0;  // local free list: pool index + 1, linked by pool_next
   std::uint32_t free_record_count = 0;
   std::uint32_t free_traces = 0;  // the same for trace states
   std::uint32_t free_trace_count = 0;

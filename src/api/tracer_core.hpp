@@ -198,6 +198,7 @@ class tracer_core final : private beeline::export_listener {
   std::size_t ring_budget_left_ = 0;           // guarded: queue capacity not yet taken by a ring
   std::uint64_t retired_enqueued_ = 0;         // guarded: spans pushed into collectors since retired
   std::size_t min_ring_ = 0;
+  std::uint64_t fast_ticks_ = 0;  // a thread that finishes `rate_mark` spans within this many ticks is fast
   struct pass_ring {
     thread_collector* c;
     std::uint64_t head, tail;  // the ring positions this pass took
