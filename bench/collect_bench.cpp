@@ -283,15 +283,14 @@ void fields_table() {
         s.add_context(std::span<const beeline::field>(f));
       }
     };
-    // Warm-up: the pools, this thread's caches and the records' buffers, until a run larger than the timed
-    // ones calls the heap no more (at most 20 runs): the backlog, and so the records in flight, depend on when
-    // the worker gets a core, and a new peak takes fresh records from a new pool chunk.
-    for (int warm = 0; warm < 20; ++warm) {
+    // Warm-up: the pools, this thread's caches and the records' buffers, until three runs in a row larger than
+    // the timed ones call the heap no more (at least 8 runs, at most 40): the backlog, and so the records in
+    // flight, depend on when the worker gets a core, and a new peak takes fresh records from a new pool chunk.
+    for (int warm = 0, quiet = 0; warm < 40 && (warm < 8 || quiet < 3); ++warm) {
       const std::uint64_t a0 = bench::allocations.load();
       run(spans_per_run + spans_per_run / 4);
-      const bool quiet = bench::allocations.load() == a0;
+      quiet = bench::allocations.load() == a0 ? quiet + 1 : 0;
       tr.flush_sync(std::chrono::seconds(30));
-      if (quiet && warm >= 2) break;
     }
     std::vector<double> times;
     std::uint64_t allocs = 0, spans = 0;

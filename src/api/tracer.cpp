@@ -506,6 +506,7 @@ span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id
   thread_collector* c = collector();
   span_record* rec = c ? take_record(*c) : records_.pop();
   if (!rec) return nullptr;
+  reset_record(*rec);  // records come back from the worker as they were exported
   trace->refs.fetch_add(1, std::memory_order_relaxed);
   rec->trace = trace;
   rec->span_id = random_id();
@@ -746,9 +747,11 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
     span_record* last = nullptr;
     std::uint32_t n = 0;
     for (; i < recs.size() && recs[i]->finished_on == owner; ++i) {
+      // Not cleared here: the thread that reuses the record clears it (`new_record`), so the worker writes
+      // as few of a record's lines as it can and the record's lines stay in its thread's cache. Until then the
+      // record is finished, so no weak reference to it is live, and nothing reads its stale trace pointer.
       span_record* rec = recs[i];
       trace_state* trace = rec->trace;
-      reset_record(*rec);
       if (last) object_pool<span_record>::link(last, rec);
       last = rec;
       ++n;
