@@ -45,11 +45,11 @@ std::atomic<std::uint64_t> next_tracer_id{1};
 
 // Records and trace states move between a thread's cache and the shared pools this many at a time.
 constexpr std::uint32_t cache_refill = 32;
-constexpr std::uint32_t cache_max = 256;
+constexpr std::uint32_t cache_max = 256;  // past this a thread's cache gives half back
+// Records the worker holds for a thread that has not taken them.
+constexpr std::uint64_t max_returned = 1 << 16;
 // Every this many spans a thread checks its rate; a fast thread wakes a sleeping worker (see `finish`).
-constexpr std::uint64_t rate_mark = 64;  // past this a thread's cache gives half back
-constexpr std::uint64_t max_returned =
-    1 << 16;  // records the worker holds for a thread that has not taken them
+constexpr std::uint64_t rate_mark = 64;
 
 // A thread's collectors, one per tracer it has used. `last` answers nearly every lookup.
 struct collector_table {
@@ -748,8 +748,9 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
     std::uint32_t n = 0;
     for (; i < recs.size() && recs[i]->finished_on == owner; ++i) {
       // Not cleared here: the thread that reuses the record clears it (`new_record`), so the worker writes
-      // as few of a record's lines as it can and the record's lines stay in its thread's cache. Until then the
-      // record is finished, so no weak reference to it is live, and nothing reads its stale trace pointer.
+      // as few of a record's lines as it can and the record's lines stay in its thread's cache. Until then
+      // the record is finished, so no weak reference to it is live, and nothing reads its stale trace
+      // pointer.
       span_record* rec = recs[i];
       trace_state* trace = rec->trace;
       if (last) object_pool<span_record>::link(last, rec);
