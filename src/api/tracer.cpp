@@ -664,8 +664,8 @@ void tracer_core::finish(span_record* rec) noexcept {
     c->mark_tail = t + 1;
     c->mark_ticks = now;
   }
-  // The worker comes on its send interval. A ring half full doubles while the queue capacity allows, so it
-  // settles at a size that holds a send interval's spans; only a ring that cannot grow calls the worker.
+  // Otherwise the worker comes on its send interval. A ring half full grows while the queue capacity allows,
+  // so it settles at a size that holds a send interval's spans; a ring that cannot grow calls the worker.
   const std::uint64_t high_water = (c->limit + 1) / 2;
   if (t + 1 - std::max(c->head_seen, c->woke_at) >= high_water) [[unlikely]] {
     c->head_seen = c->head.load(std::memory_order_acquire);
