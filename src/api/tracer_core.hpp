@@ -1,4 +1,4 @@
-// Private: the shared state behind a `tracer`: pools, the export queue, the worker thread and the counters.
+// Private: the shared state behind a `tracer`: pools, the threads' rings, the worker thread and the counters.
 //
 // Reference counted: the `tracer` holds one reference and every live trace holds one, so a span finished
 // after its tracer shut down still has valid memory to land in (it is counted and dropped).
