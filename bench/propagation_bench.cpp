@@ -4,9 +4,9 @@
 // <= 50 ns, Honeycomb parse of a header with five context fields <= 500 ns, no heap allocation for a W3C
 // round trip (parse_traceparent + format_traceparent) without tracestate.
 //
-// Heap allocations are counted by replacing the global operator new; each benchmark reports `allocs_per_op`.
-// Inputs are fixed valid headers (the fast path a server sees); the mutation test and the fuzz targets cover
-// the rest.
+// Heap calls are counted by interposing malloc, calloc and realloc (operator new included); each benchmark
+// reports `allocs_per_op`. Inputs are fixed valid headers (the fast path a server sees); the mutation test
+// and the fuzz targets cover the rest.
 #include <beeline/propagation.hpp>
 
 #include <benchmark/benchmark.h>

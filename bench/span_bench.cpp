@@ -1,8 +1,8 @@
 // Span cost: start + finish of a span with three string fields, exported through the queue to a discarding
 // exporter, beside a baseline of two steady_clock::now() calls measured in the same run.
 //
-// Heap allocations are counted by replacing the global operator new; the figure reported per span covers
-// every thread (the export worker included), after a warm-up that fills the pools.
+// Heap calls are counted by interposing malloc, calloc and realloc (operator new included); the figure
+// reported per span covers every thread (the export worker included), after a warm-up that fills the pools.
 #include <beeline/beeline.hpp>
 
 #include "bench_config.hpp"

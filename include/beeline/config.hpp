@@ -81,11 +81,14 @@ struct config {
   /// opened for appending makes `init` fail.
   std::string jsonl_path;
 
-  /// Finished spans waiting for export; a full queue drops new spans and counts them.
+  /// Finished spans waiting for export, shared out among the threads that finish spans (each thread's ring
+  /// doubles while this allows; a thread past it still gets a ring of 64). A full ring drops new spans and
+  /// counts them.
   std::size_t queue_capacity = 16384;
-  /// The worker exports as soon as this many spans are waiting...
+  /// Spans per export batch.
   std::size_t batch_size = 50;
-  /// ...or when this much time has passed since the last export.
+  /// The worker collects what every thread finished this often, sooner for a flush or when a thread's ring
+  /// is half full and cannot grow.
   std::chrono::milliseconds send_interval{100};
 
   /// Fields per span beyond this are refused and counted.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -40,6 +41,37 @@ std::string default_service_name() {
                      program_invocation_short_name ? program_invocation_short_name : "cpp");
 }
 
+std::atomic<std::uint64_t> next_tracer_id{1};
+
+// Records and trace states move between a thread's cache and the shared pools this many at a time.
+constexpr std::uint32_t cache_refill = 32;
+constexpr std::uint32_t cache_max = 256;  // past this a thread's cache gives half back
+// Records the worker holds for a thread that has not taken them.
+constexpr std::uint64_t max_returned = 1 << 16;
+// Every this many spans a thread checks its rate; a fast thread wakes a sleeping worker (see `finish`).
+constexpr std::uint64_t rate_mark = 64;
+
+// A thread's collectors, one per tracer it has used. `last` answers nearly every lookup.
+struct collector_table {
+  std::uint64_t last_id = 0;
+  thread_collector* last = nullptr;
+  std::vector<std::pair<std::uint64_t, thread_collector*>> entries;
+  ~collector_table();
+};
+// Trivially destructible, so still readable while the thread's other thread-local objects are destroyed: a
+// span finished after the table is gone goes through the overflow queue.
+thread_local bool table_gone = false;
+thread_local collector_table table;
+
+collector_table::~collector_table() {
+  table_gone = true;
+  last_id = 0;
+  last = nullptr;
+  for (auto& e : entries)
+    tracer_core::detach_thread(e.second);
+  entries.clear();
+}
+
 // Upstream ids are kept verbatim; bound them so a hostile header cannot make every span carry a huge id.
 constexpr std::size_t max_upstream_id_bytes = 256;
 constexpr std::size_t max_tracestate_bytes = 512;  // W3C: what every vendor must be able to carry
@@ -47,7 +79,9 @@ constexpr std::size_t max_tracestate_bytes = 512;  // W3C: what every vendor mus
 }  // namespace
 
 tracer_core::tracer_core(config cfg)
-    : cfg_(std::move(cfg)), queue_(std::max<std::size_t>(cfg_.queue_capacity, 2)) {
+    : cfg_(std::move(cfg)),
+      overflow_(std::min<std::size_t>(std::max<std::size_t>(cfg_.queue_capacity, 2), 1024)),
+      id_(next_tracer_id.fetch_add(1, std::memory_order_relaxed)) {
   service_name_ = cfg_.service_name.empty() ? default_service_name() : cfg_.service_name;
   hostname_ = cfg_.local_hostname.empty() ? host_name() : cfg_.local_hostname;
 
@@ -71,7 +105,12 @@ tracer_core::tracer_core(config cfg)
     log(log_level::warning, fmt::format("sample_rate {} is below 1; using 1", cfg_.sample_rate));
     cfg_.sample_rate = 1;
   }
-  cfg_.batch_size = std::clamp<std::size_t>(cfg_.batch_size, 1, queue_.capacity());
+  const std::size_t queue_capacity = std::max<std::size_t>(cfg_.queue_capacity, 2);
+  cfg_.batch_size = std::clamp<std::size_t>(cfg_.batch_size, 1, queue_capacity);
+  // The queue capacity is shared out among the threads' rings: each starts small and doubles when half full
+  // while capacity is left; past it each further thread still gets a small ring (see docs/design.md).
+  ring_budget_left_ = queue_capacity;
+  min_ring_ = std::min<std::size_t>(64, std::bit_floor(queue_capacity));
   if (cfg_.send_interval <= std::chrono::milliseconds::zero())
     cfg_.send_interval = std::chrono::milliseconds(1);
   // An exporter that was asked for and cannot work is refused here (std::invalid_argument), never replaced
@@ -100,6 +139,9 @@ tracer_core::tracer_core(config cfg)
   global_limits_ = {SIZE_MAX, SIZE_MAX};
   field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields, &counters_.truncated_keys};
   calibrate_clock();
+  // 64 spans within 2 ms: more than 32,000 spans/s from one thread.
+  fast_ticks_ = static_cast<std::uint64_t>(
+      2e6 / std::max(1e-9, tick_state.use_tsc.load() ? tick_state.ns_per_tick.load() : 1.0));
   worker_ = std::thread([this] {
     name_this_thread("beeline-export");
     run_worker();
@@ -113,6 +155,240 @@ tracer_core::~tracer_core() {
     wake_.notify();
     worker_.join();
   }
+  // Every ring is empty (each queued record held a reference to this core). Threads still holding a
+  // collector see it is orphaned at their next lookup or at their exit.
+  for (thread_collector* c : collectors_) {
+    {
+      std::lock_guard lk(c->life);
+      c->core_alive = false;
+    }
+    c->release();
+  }
+}
+
+thread_collector* tracer_core::collector() noexcept {
+  collector_table& t = table;
+  if (t.last_id == id_) [[likely]]
+    return t.last;
+  if (table_gone) return nullptr;
+  for (const auto& e : t.entries)
+    if (e.first == id_) {
+      t.last_id = id_;
+      t.last = e.second;
+      return e.second;
+    }
+  return make_collector();
+}
+
+thread_collector* tracer_core::make_collector() noexcept {
+  collector_table& t = table;
+  try {
+    // Forget collectors of tracers that are gone (their ids never come back).
+    for (auto it = t.entries.begin(); it != t.entries.end();) {
+      bool alive;
+      {
+        std::lock_guard lk(it->second->life);
+        alive = it->second->core_alive;
+      }
+      if (alive) {
+        ++it;
+      } else {
+        it->second->release();
+        it = t.entries.erase(it);
+      }
+    }
+    t.entries.reserve(t.entries.size() + 1);
+    std::unique_ptr<thread_collector> c;
+    {
+      std::lock_guard lk(collectors_mutex_);
+      collectors_.reserve(collectors_.size() + 1);
+      const std::size_t capacity = min_ring_;
+      const std::size_t taken = std::min(capacity, ring_budget_left_);
+      c = std::make_unique<thread_collector>(this, capacity, taken);
+      ring_budget_left_ -= taken;
+      collectors_.push_back(c.get());
+    }
+    t.entries.emplace_back(id_, c.get());
+    t.last_id = id_;
+    t.last = c.get();
+    return c.release();
+  } catch (...) {
+    return nullptr;  // out of memory: this span takes the overflow queue
+  }
+}
+
+void tracer_core::detach_thread(thread_collector* c) noexcept {
+  {
+    std::lock_guard lk(c->life);
+    if (c->core_alive) {
+      // The core cannot go away while we hold `life`. Give the caches back so a thread's exit strands
+      // nothing.
+      tracer_core& core = *c->core;
+      const auto give_back = [](auto& pool, std::uint32_t head) {
+        if (!head) return;
+        auto* first = pool.at(head - 1);
+        auto* last = first;
+        while (const std::uint32_t next = last->pool_next.load(std::memory_order_relaxed))
+          last = pool.at(next - 1);
+        pool.push_chain(first, last);
+      };
+      give_back(core.records_, std::exchange(c->free_records, 0));
+      give_back(core.traces_, std::exchange(c->free_traces, 0));
+      give_back(core.records_,
+                static_cast<std::uint32_t>(c->returned.exchange(0, std::memory_order_acquire)));
+      c->thread_exited.store(true, std::memory_order_release);
+    }
+  }
+  c->release();
+}
+
+bool tracer_core::give_records(thread_collector& c, span_record* first, span_record* last,
+                               std::uint32_t n) noexcept {
+  if (c.thread_exited.load(std::memory_order_acquire)) return false;
+  // In front of what the thread has not taken yet: the records cleared last are the first it reuses. The
+  // thread takes the whole chain with one exchange when its cache runs dry. Should the head come back with
+  // the same record and count between the load and the compare-exchange (the thread took the chain and the
+  // worker gave that record back first again), the link below is still right: it names the record.
+  std::uint64_t old = c.returned.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::uint64_t count = (old >> 32) + n;
+    if (count > max_returned) return false;  // a thread that only finishes spans others started
+    last->pool_next.store(static_cast<std::uint32_t>(old), std::memory_order_relaxed);
+    if (c.returned.compare_exchange_weak(old, (count << 32) | (first->pool_index + 1),
+                                         std::memory_order_release, std::memory_order_relaxed))
+      return true;
+  }
+}
+
+void tracer_core::retire_collectors() noexcept {
+  for (auto it = collectors_.begin(); it != collectors_.end();) {
+    thread_collector* c = *it;
+    if (!c->thread_exited.load(std::memory_order_acquire) ||
+        c->head.load(std::memory_order_relaxed) != c->tail.load(std::memory_order_acquire)) {
+      ++it;
+      continue;
+    }
+    // A chain given back after the thread took its last one would otherwise be lost to the pool.
+    if (const auto r = static_cast<std::uint32_t>(c->returned.exchange(0, std::memory_order_acquire))) {
+      span_record* first = records_.at(r - 1);
+      span_record* last = first;
+      while (const std::uint32_t next = last->pool_next.load(std::memory_order_relaxed))
+        last = records_.at(next - 1);
+      records_.push_chain(first, last);
+    }
+    retired_enqueued_ += c->tail.load(std::memory_order_relaxed);
+    ring_budget_left_ += c->budget;
+    it = collectors_.erase(it);
+    c->release();
+  }
+}
+
+span_record* tracer_core::take_record(thread_collector& c) noexcept {
+  if (c.free_records == 0) [[unlikely]] {
+    // Records the worker gave back first (they were this thread's), else a bulk refill from the pool.
+    const std::uint64_t r =
+        c.returned.load(std::memory_order_relaxed) ? c.returned.exchange(0, std::memory_order_acquire) : 0;
+    if (r) {
+      c.free_records = static_cast<std::uint32_t>(r);
+      c.free_record_count = static_cast<std::uint32_t>(r >> 32);
+    } else {
+      for (std::uint32_t i = 0; i < cache_refill; ++i) {
+        span_record* rec = records_.pop();
+        if (!rec) break;
+        rec->pool_next.store(c.free_records, std::memory_order_relaxed);
+        c.free_records = rec->pool_index + 1;
+        ++c.free_record_count;
+      }
+      if (c.free_records == 0) return nullptr;
+    }
+  }
+  span_record* rec = records_.at(c.free_records - 1);
+  c.free_records = rec->pool_next.load(std::memory_order_relaxed);
+  --c.free_record_count;
+  if (c.free_records) {
+    // The next record was last written by the worker, on the other core: ask now, for writing, for the lines
+    // the next span writes first (its header, its first fields and the start of its text). Addresses only:
+    // reading the record's buffer pointers here would wait for the very miss the prefetch is meant to hide
+    // (the inline storage is where a record's first fields and text go).
+    const char* n = reinterpret_cast<const char*>(records_.at(c.free_records - 1));
+    const auto* r = reinterpret_cast<const span_record*>(n);
+    const char* fields = reinterpret_cast<const char*>(&r->fields);
+    const char* text = reinterpret_cast<const char*>(&r->arena);
+    __builtin_prefetch(n, 1, 3);
+    __builtin_prefetch(n + 64, 1, 3);
+    __builtin_prefetch(fields, 1, 3);
+    __builtin_prefetch(fields + 64, 1, 3);
+    __builtin_prefetch(text, 1, 3);
+    __builtin_prefetch(text + 64, 1, 3);
+  }
+  return rec;
+}
+
+void tracer_core::give_record(thread_collector& c, span_record* rec) noexcept {
+  rec->pool_next.store(c.free_records, std::memory_order_relaxed);
+  c.free_records = rec->pool_index + 1;
+  if (++c.free_record_count <= cache_max) return;
+  // Too many for one thread: half go back to the pool in one operation.
+  span_record* first = records_.at(c.free_records - 1);
+  span_record* last = first;
+  for (std::uint32_t i = 1; i < cache_max / 2; ++i)
+    last = records_.at(last->pool_next.load(std::memory_order_relaxed) - 1);
+  c.free_records = last->pool_next.load(std::memory_order_relaxed);
+  c.free_record_count -= cache_max / 2;
+  records_.push_chain(first, last);
+}
+
+trace_state* tracer_core::take_trace(thread_collector& c) noexcept {
+  if (c.free_traces == 0) [[unlikely]] {
+    for (std::uint32_t i = 0; i < cache_refill; ++i) {
+      trace_state* t = traces_.pop();
+      if (!t) break;
+      t->pool_next.store(c.free_traces, std::memory_order_relaxed);
+      c.free_traces = t->pool_index + 1;
+      ++c.free_trace_count;
+    }
+    if (c.free_traces == 0) return nullptr;
+  }
+  trace_state* t = traces_.at(c.free_traces - 1);
+  c.free_traces = t->pool_next.load(std::memory_order_relaxed);
+  --c.free_trace_count;
+  return t;
+}
+
+bool tracer_core::grow_ring(thread_collector& c) noexcept {
+  try {
+    std::lock_guard lk(collectors_mutex_);
+    // Double the ring's limit, or take what is left of the queue capacity: the whole capacity can be used,
+    // whatever the other rings hold (cells are a power of two, the limit need not be).
+    const std::uint64_t more = std::min<std::uint64_t>(c.limit, ring_budget_left_);
+    if (more == 0) return false;
+    const std::uint64_t limit = c.limit + more;
+    const std::uint64_t capacity = std::bit_ceil(limit);
+    if (capacity > c.mask + 1) {
+      std::unique_ptr<span_record*[]> cells(new span_record*[capacity]);
+      const std::uint64_t new_mask = capacity - 1;
+      // A head stored by the worker after this read only means a few processed cells are copied too.
+      const std::uint64_t t = c.tail.load(std::memory_order_relaxed);
+      for (std::uint64_t i = c.head.load(std::memory_order_acquire); i < t; ++i)
+        cells[i & new_mask] = c.cells[i & c.mask];
+      c.cells = std::move(cells);
+      c.mask = new_mask;
+    }
+    c.limit = limit;
+    ring_budget_left_ -= more;
+    c.budget += more;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void tracer_core::request_work() noexcept {
+  work_requested_.store(true, std::memory_order_seq_cst);
+  // The exchange makes one producer pay for the system call, and only while the worker sleeps.
+  if (worker_sleeping_.load(std::memory_order_seq_cst) &&
+      worker_sleeping_.exchange(false, std::memory_order_seq_cst))
+    wake_.notify();
 }
 
 void tracer_core::log(log_level level, std::string_view message) const noexcept {
@@ -167,7 +443,8 @@ void tracer_core::calibrate_clock() noexcept {
 }
 
 trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
-  trace_state* t = traces_.pop();
+  thread_collector* c = collector();
+  trace_state* t = c ? take_trace(*c) : traces_.pop();
   if (!t) return nullptr;
   try {
     if (upstream && !upstream->trace_id.empty()) {
@@ -234,8 +511,10 @@ void tracer_core::release_trace(trace_state* t, std::uint32_t n, std::uint32_t* 
 }
 
 span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept {
-  span_record* rec = records_.pop();
+  thread_collector* c = collector();
+  span_record* rec = c ? take_record(*c) : records_.pop();
   if (!rec) return nullptr;
+  reset_record(*rec);  // records come back from the worker as they were exported
   trace->refs.fetch_add(1, std::memory_order_relaxed);
   rec->trace = trace;
   rec->span_id = random_id();
@@ -343,22 +622,70 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
 }
 
 void tracer_core::finish(span_record* rec) noexcept {
-  rec->end_ticks = ticks_now();
+  const std::uint64_t rec_end = ticks_now();
+  rec->end_ticks = rec_end;
   const std::uint64_t state = rec->state.fetch_or(record_finished, std::memory_order_acq_rel);
   rec->had_children = (state & record_has_children) != 0;
   trace_state* trace = rec->trace;
+  thread_collector* c = collector();
   if (!trace->keep) {
     counters_.dropped_sampler.fetch_add(1, std::memory_order_relaxed);
-    recycle(rec);
+    recycle_to(c, rec);
     return;
   }
   rec->trace_fields = trace->fields.load(std::memory_order_acquire);
-  if (stopped_.load(std::memory_order_seq_cst)) {
+  if (stopped_.load(std::memory_order_acquire)) {
     counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
-    recycle(rec);
+    recycle_to(c, rec);
     return;
   }
-  if (!queue_.try_push(rec)) {
+  if (!c) [[unlikely]] {
+    finish_overflow(rec);
+    return;
+  }
+  // Everything below writes only this thread's lines: the record, the ring's cell and its tail. The worker's
+  // head is read only when the ring looks full or past its high-water mark.
+  const std::uint64_t t = c->tail.load(std::memory_order_relaxed);
+  if (t - c->head_seen >= c->limit) [[unlikely]] {
+    c->head_seen = c->head.load(std::memory_order_acquire);
+    if (t - c->head_seen >= c->limit && !grow_ring(*c)) {
+      counters_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+      recycle_to(c, rec);
+      return;
+    }
+  }
+  rec->finished_on = c;
+  c->cells[t & c->mask] = rec;
+  // seq_cst: a producer that re-checks "stopped" after pushing must not miss the final drain (and the
+  // drain must see this push).
+  c->tail.store(t + 1, std::memory_order_seq_cst);
+  if (stopped_.load(std::memory_order_seq_cst)) [[unlikely]] {
+    drain_after_stop(*c);
+    return;
+  }
+  // A thread finishing spans fast calls a sleeping worker every `rate_mark` spans (one futex wake when it
+  // sleeps, nothing when it is busy), so records come back while still in this core's cache; a slow thread
+  // never does, and pays no system call.
+  if (t + 1 - c->mark_tail >= rate_mark) [[unlikely]] {
+    const std::uint64_t now = rec_end;
+    if (now - c->mark_ticks < fast_ticks_ && worker_sleeping_.load(std::memory_order_relaxed)) request_work();
+    c->mark_tail = t + 1;
+    c->mark_ticks = now;
+  }
+  // Otherwise the worker comes on its send interval. A ring half full grows while the queue capacity allows,
+  // so it settles at a size that holds a send interval's spans; a ring that cannot grow calls the worker.
+  const std::uint64_t high_water = (c->limit + 1) / 2;
+  if (t + 1 - std::max(c->head_seen, c->woke_at) >= high_water) [[unlikely]] {
+    c->head_seen = c->head.load(std::memory_order_acquire);
+    if (t + 1 - c->head_seen >= high_water && !grow_ring(*c)) {
+      c->woke_at = t + 1;
+      request_work();
+    }
+  }
+}
+
+void tracer_core::finish_overflow(span_record* rec) noexcept {
+  if (!overflow_.try_push(rec)) {
     counters_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
     recycle(rec);
     return;
@@ -366,23 +693,45 @@ void tracer_core::finish(span_record* rec) noexcept {
   if (stopped_.load(std::memory_order_seq_cst)) {
     // The worker may have drained for the last time before our push landed: drop what is left ourselves.
     span_record* left;
-    while (queue_.try_pop(left)) {
+    while (overflow_.try_pop(left)) {
       counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
       recycle(left);
     }
     return;
   }
-  // Wake the worker once a batch is waiting. The exchange makes one producer pay for the system call.
-  if (worker_sleeping_.load(std::memory_order_seq_cst) &&
-      queue_.enqueue_position() - queue_.dequeue_position() >= cfg_.batch_size &&
-      worker_sleeping_.exchange(false, std::memory_order_seq_cst))
-    wake_.notify();
+  if (overflow_.enqueue_position() - overflow_.dequeue_position() >= cfg_.batch_size) request_work();
+}
+
+void tracer_core::drain_after_stop(thread_collector& c) noexcept {
+  std::lock_guard lk(c.consume);
+  const std::uint64_t t = c.tail.load(std::memory_order_seq_cst);
+  std::uint64_t h = c.head.load(std::memory_order_relaxed);
+  for (; h < t; ++h) {
+    counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
+    span_record* rec = c.cells[h & c.mask];
+    trace_state* trace = rec->trace;
+    reset_record(*rec);
+    records_.push(rec);
+    // The last record may carry the last reference to this core: nothing after the loop touches the core.
+    release_trace(trace);
+  }
+  c.head.store(t, std::memory_order_release);
 }
 
 void tracer_core::recycle(span_record* rec) noexcept {
   trace_state* trace = rec->trace;
   reset_record(*rec);
   records_.push(rec);
+  if (trace) release_trace(trace);  // last: may delete this
+}
+
+void tracer_core::recycle_to(thread_collector* c, span_record* rec) noexcept {
+  trace_state* trace = rec->trace;
+  reset_record(*rec);
+  if (c)
+    give_record(*c, rec);
+  else
+    records_.push(rec);
   if (trace) release_trace(trace);  // last: may delete this
 }
 
@@ -393,22 +742,43 @@ void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
   // is shared with the threads starting spans, and one write per span would bounce its cache line each time.
   // The same goes for the tracer's own counter, which every new trace increments: the traces that end here
   // give their references to the tracer back in one write after the loop, not one each.
+  // Records go back, one chain per run, to the thread whose ring they came through (`give_records`); the
+  // overflow queue's, and those a thread cannot take, go to the shared pool in one chain.
   trace_state* run_trace = nullptr;
   std::uint32_t run_length = 0;
   std::uint32_t ended_traces = 0;
-  for (std::size_t i = 0; i < recs.size(); ++i) {
-    trace_state* trace = recs[i]->trace;
-    reset_record(*recs[i]);
-    if (i > 0) object_pool<span_record>::link(recs[i - 1], recs[i]);
-    if (trace != run_trace) {
-      if (run_trace) release_trace(run_trace, run_length, &ended_traces);
-      run_trace = trace;
-      run_length = 0;
+  span_record* pool_first = nullptr;
+  span_record* pool_last = nullptr;
+  for (std::size_t i = 0; i < recs.size();) {
+    thread_collector* owner = recs[i]->finished_on;
+    span_record* first = recs[i];
+    span_record* last = nullptr;
+    std::uint32_t n = 0;
+    for (; i < recs.size() && recs[i]->finished_on == owner; ++i) {
+      // Not cleared here: the thread that reuses the record clears it (`new_record`), so the worker writes
+      // as few of a record's lines as it can and the record's lines stay in its thread's cache. Until then
+      // the record is finished, so no weak reference to it is live, and nothing reads its stale trace
+      // pointer.
+      span_record* rec = recs[i];
+      trace_state* trace = rec->trace;
+      if (last) object_pool<span_record>::link(last, rec);
+      last = rec;
+      ++n;
+      if (trace != run_trace) {
+        if (run_trace) release_trace(run_trace, run_length, &ended_traces);
+        run_trace = trace;
+        run_length = 0;
+      }
+      ++run_length;
     }
-    ++run_length;
+    if (!owner || !give_records(*owner, first, last, n)) {
+      if (pool_last) object_pool<span_record>::link(pool_last, first);
+      if (!pool_first) pool_first = first;
+      pool_last = last;
+    }
   }
   if (run_trace) release_trace(run_trace, run_length, &ended_traces);
-  records_.push_chain(recs.front(), recs.back());
+  if (pool_first) records_.push_chain(pool_first, pool_last);
   recs.clear();
   if (ended_traces) refs_.fetch_sub(ended_traces, std::memory_order_acq_rel);  // never the last reference
 }
@@ -536,21 +906,85 @@ void tracer_core::log_queue_drops() noexcept {
   try {
     log_limiter_.note(
         log_sink_, log_level::warning, "export queue full: spans dropped", dropped, "spans", "", [&] {
-          return fmt::format("export queue full ({} spans): dropped {} spans", queue_.capacity(), dropped);
+          return fmt::format("export queue full ({} spans): dropped {} spans", cfg_.queue_capacity, dropped);
         });
   } catch (...) {
   }
 }
 
-void tracer_core::publish_progress() {
-  // Called with no popped record left unprocessed, so everything before the dequeue position is done.
-  processed_.store(queue_.dequeue_position(), std::memory_order_release);
+bool tracer_core::nothing_pending() const noexcept {
+  {
+    std::lock_guard lk(collectors_mutex_);
+    for (const thread_collector* c : collectors_)
+      if (c->head.load(std::memory_order_acquire) != c->tail.load(std::memory_order_acquire)) return false;
+  }
+  return overflow_processed_.load(std::memory_order_acquire) == overflow_.enqueue_position();
+}
+
+void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_record*>& batch,
+                           std::vector<event>& events) {
+  // A flush registered before this point waits for this pass (or a later one); the mutex orders its caller's
+  // finished spans before the reads of the tails below.
+  std::uint64_t pass;
+  {
+    std::lock_guard lk(waiters_mutex_);
+    pass = ++pass_started_;
+  }
+  all.clear();
+  pass_rings_.clear();
+  {
+    std::lock_guard lk(collectors_mutex_);
+    retire_collectors();
+    // Take what is in the rings now, not what keeps arriving: under sustained load a pass must end, or a
+    // flush would wait for rings that never empty.
+    for (thread_collector* c : collectors_) {
+      const std::uint64_t t = c->tail.load(std::memory_order_acquire);
+      const std::uint64_t h = c->head.load(std::memory_order_relaxed);
+      if (t == h) continue;
+      pass_rings_.push_back({c, h, t, all.size()});
+      for (std::uint64_t i = h; i < t; ++i)
+        all.push_back(c->cells[i & c->mask]);
+    }
+  }
+  const std::size_t overflow_end = overflow_.enqueue_position();
+  span_record* rec;
+  bool overflow_busy = false;
+  while (overflow_.dequeue_position() < overflow_end) {
+    if (!overflow_.try_pop(rec)) {
+      overflow_busy = true;  // a producer is mid-push
+      break;
+    }
+    all.push_back(rec);
+  }
+  std::size_t next_ring = 0;  // the first ring whose cells are not all processed yet
+  for (std::size_t i = 0; i < all.size(); i += cfg_.batch_size) {
+    const std::size_t end = std::min(all.size(), i + cfg_.batch_size);
+    batch.assign(all.begin() + static_cast<std::ptrdiff_t>(i),
+                 all.begin() + static_cast<std::ptrdiff_t>(end));
+    process(batch, events);
+    // The cells of processed spans may be reused at once: a pass held up by a slow exporter must not keep
+    // a thread's whole ring full.
+    for (std::size_t r = next_ring; r < pass_rings_.size() && pass_rings_[r].first < end; ++r) {
+      const pass_ring& p = pass_rings_[r];
+      const std::uint64_t done = std::min<std::uint64_t>(p.tail - p.head, end - p.first);
+      p.c->head.store(p.head + done, std::memory_order_release);
+      if (p.head + done == p.tail) next_ring = r + 1;
+    }
+  }
+  overflow_processed_.store(overflow_.dequeue_position(), std::memory_order_release);
+  if (!pass_rings_.empty()) {
+    // Collectors of threads that ended and were drained just now give their capacity back at once.
+    std::lock_guard lk(collectors_mutex_);
+    retire_collectors();
+  }
+  pass_done_.store(pass, std::memory_order_release);
   complete_waiters(false);
+  if (overflow_busy) std::this_thread::yield();  // give the pushing producer the core
 }
 
 void tracer_core::complete_waiters(bool final) {
   if (!final && waiter_count_.load(std::memory_order_acquire) == 0) return;
-  const std::size_t processed = processed_.load(std::memory_order_acquire);
+  const std::uint64_t processed = pass_done_.load(std::memory_order_acquire);
   const auto now = std::chrono::steady_clock::now();
   std::vector<flush_waiter> ready;
   {
@@ -594,26 +1028,28 @@ std::chrono::steady_clock::time_point tracer_core::earliest_waiter_deadline() {
 void tracer_core::async_flush(std::chrono::steady_clock::time_point deadline,
                               std::function<void(flush_result)> done) {
   const beeline::stats before = snapshot();
-  const std::size_t target = queue_.enqueue_position();
+  // Nothing pending: every span finished before this call is already processed, so no pass is needed.
+  const bool idle = nothing_pending();
+  std::uint64_t target = 0;
   {
     std::lock_guard lk(waiters_mutex_);
     if (!waiters_closed_) {
+      target = idle ? 0 : pass_started_ + 1;
       waiters_.push_back({target, deadline, before, std::move(done)});
       waiter_count_.store(waiters_.size(), std::memory_order_release);
       done = nullptr;
     }
   }
   if (done) {  // the worker has exited: everything it will ever export is out
-    done({processed_.load(std::memory_order_acquire) >= target, 0, 0});
+    done({nothing_pending(), 0, 0});
     return;
   }
-  std::size_t current = flush_target_.load();
-  while (current < target && !flush_target_.compare_exchange_weak(current, target)) {
-  }
-  // Already there (nothing was pending, or the worker published before we registered): complete now.
-  if (processed_.load(std::memory_order_acquire) >= target) {
+  if (target == 0) {
     complete_waiters(false);
     return;
+  }
+  std::uint64_t current = flush_pass_.load();
+  while (current < target && !flush_pass_.compare_exchange_weak(current, target)) {
   }
   wake_.notify();
 }
@@ -626,16 +1062,24 @@ void tracer_core::run_worker() {
   } catch (...) {
     log(log_level::error, "exporter start threw");
   }
+  std::vector<span_record*> all;
   std::vector<span_record*> batch;
   std::vector<event> events;
   batch.reserve(cfg_.batch_size);
   events.reserve(cfg_.batch_size);
   auto next_send = deadline_after(cfg_.send_interval);
-  const auto waiting = [&] { return queue_.enqueue_position() - queue_.dequeue_position(); };
+  // The worker's own schedule: every send interval while the threads finish few spans; under a high rate the
+  // interval halves (down to a quarter of a millisecond) until a pass takes about `pass_target` spans, so the
+  // records in flight, and the memory they cycle through, stay small enough to be in cache when reused.
+  constexpr std::size_t pass_target = 256;
+  constexpr std::chrono::steady_clock::duration min_interval = std::chrono::microseconds(100);
+  std::chrono::steady_clock::duration interval = cfg_.send_interval;
   std::uint64_t settled_seen = 0;
+  // Producers never wake the worker per span: it comes on its send interval, for a flush, for a stop, when a
+  // ring crosses its high-water mark, or when a settled batch may complete a flush.
   const auto must_work = [&] {
-    return stop_.load() || flush_target_.load() > processed_.load(std::memory_order_relaxed) ||
-           waiting() >= cfg_.batch_size ||
+    return stop_.load() || flush_pass_.load() > pass_done_.load(std::memory_order_relaxed) ||
+           work_requested_.load() ||
            (waiter_count_.load(std::memory_order_acquire) != 0 &&
             batches_settled_.load(std::memory_order_acquire) != settled_seen);
   };
@@ -654,29 +1098,19 @@ void tracer_core::run_worker() {
     }
     const bool stopping = stop_.load();
     settled_seen = batches_settled_.load(std::memory_order_acquire);
+    work_requested_.store(false, std::memory_order_relaxed);
     log_queue_drops();
     log_limiter_.tick(log_sink_);
     calibrate_clock();
-    // Take what is waiting now, not what keeps arriving: under sustained load the loop must come back to
-    // publish progress, or a flush would wait for a queue that never empties.
-    const std::size_t end = queue_.enqueue_position();
-    std::size_t popped = 0;
-    span_record* rec;
-    while (queue_.dequeue_position() < end && queue_.try_pop(rec)) {
-      ++popped;
-      batch.push_back(rec);
-      if (batch.size() >= cfg_.batch_size) {
-        process(batch, events);
-        publish_progress();
-      }
-    }
-    if (!batch.empty()) process(batch, events);
-    publish_progress();
-    next_send = deadline_after(cfg_.send_interval);
+    run_pass(all, batch, events);
+    if (all.size() > pass_target)
+      interval = std::max<std::chrono::steady_clock::duration>(min_interval, interval / 2);
+    else if (all.size() < pass_target / 4)
+      interval = std::min<std::chrono::steady_clock::duration>(cfg_.send_interval, interval * 2);
+    next_send = deadline_after(interval);
     // Stopping: what was queued when the stop was seen is exported; spans still arriving (the application did
     // not stop producing) are counted as dropped after shutdown, so stopping never waits for producers.
     if (stopping) break;
-    if (popped == 0) std::this_thread::yield();  // a producer is mid-push; give it the core
   }
   // Batches handed to an asynchronous exporter in the last passes settle before it is shut down, until the
   // shutdown deadline.
@@ -753,9 +1187,14 @@ flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) 
   // Drain until every reserved position is consumed: a producer that reserved one before `stopped_` was set
   // may still be writing its cell (a few instructions); producers that reserve later see `stopped_` and drain
   // for themselves.
+  {
+    std::lock_guard lk(collectors_mutex_);
+    for (thread_collector* c : collectors_)
+      drain_after_stop(*c);
+  }
   span_record* left;
-  while (queue_.dequeue_position() < queue_.enqueue_position()) {
-    if (queue_.try_pop(left)) {
+  while (overflow_.dequeue_position() < overflow_.enqueue_position()) {
+    if (overflow_.try_pop(left)) {
       counters_.dropped_after_shutdown.fetch_add(1, std::memory_order_relaxed);
       recycle(left);
     } else {
@@ -769,7 +1208,13 @@ flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) 
 beeline::stats tracer_core::snapshot() const noexcept {
   const auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   beeline::stats s;
-  s.enqueued = queue_.enqueue_position();
+  s.enqueued = overflow_.enqueue_position();
+  {
+    std::lock_guard lk(collectors_mutex_);
+    s.enqueued += retired_enqueued_;
+    for (const thread_collector* c : collectors_)
+      s.enqueued += c->tail.load(std::memory_order_acquire);
+  }
   s.exported = get(counters_.exported);
   s.dropped_queue_full = get(counters_.dropped_queue_full);
   s.dropped_sampler = get(counters_.dropped_sampler);

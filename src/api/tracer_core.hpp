@@ -1,4 +1,4 @@
-// Private: the shared state behind a `tracer`: pools, the export queue, the worker thread and the counters.
+// Private: the shared state behind a `tracer`: pools, the threads' rings, the worker thread and the counters.
 //
 // Reference counted: the `tracer` holds one reference and every live trace holds one, so a span finished
 // after its tracer shut down still has valid memory to land in (it is counted and dropped).
@@ -9,6 +9,7 @@
 #include <beeline/stats.hpp>
 #include <beeline/trace_context.hpp>
 
+#include "api/thread_collector.hpp"
 #include "core/object_pool.hpp"
 #include "core/span_record.hpp"
 #include "core/tick_clock.hpp"
@@ -63,7 +64,8 @@ class tracer_core final : private beeline::export_listener {
   trace_state* new_trace(const trace_context* upstream) noexcept;
   /// A new open span of `trace` (takes its own trace reference). Null if out of memory.
   span_record* new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept;
-  /// Ends a span and queues it for export. Never blocks.
+  /// Ends a span and puts it in this thread's ring for the worker. Never blocks, and makes no system call
+  /// unless the ring crosses its high-water mark while the worker sleeps.
   void finish(span_record* rec) noexcept;
   /// Adds or replaces a field with this tracer's limits.
   void set(span_record& rec, std::string_view key, field_value v) noexcept;
@@ -90,6 +92,10 @@ class tracer_core final : private beeline::export_listener {
   /// `deferred_core_refs`, counts it there for the caller to drop (the worker, which never holds the last).
   void release_trace(trace_state* t, std::uint32_t n = 1,
                      std::uint32_t* deferred_core_refs = nullptr) noexcept;
+
+  /// The owner thread has ended: hands its free records and trace states back and leaves the collector to
+  /// the worker.
+  static void detach_thread(thread_collector* c) noexcept;
 
   // ---- control ----
   flush_result flush(std::chrono::steady_clock::duration timeout);
@@ -123,7 +129,32 @@ class tracer_core final : private beeline::export_listener {
 
  private:
   void run_worker();
-  void publish_progress();
+  /// One collection pass: takes what every ring and the overflow queue hold now, exports it, and publishes
+  /// the pass for flush waiters.
+  void run_pass(std::vector<span_record*>& all, std::vector<span_record*>& batch, std::vector<event>& events);
+  /// Whether every span finished so far has been processed (every ring and the overflow queue are empty).
+  bool nothing_pending() const noexcept;
+  /// This thread's collector for this tracer, made on first use; null when none can be had (out of memory,
+  /// or the thread is exiting): the caller uses the overflow queue.
+  thread_collector* collector() noexcept;
+  thread_collector* make_collector() noexcept;
+  /// Adds a chain of cleared records (first ... last, n of them) to what `c`'s thread takes back; false if
+  /// the thread has ended or holds enough (the caller gives them to the shared pool).
+  bool give_records(thread_collector& c, span_record* first, span_record* last, std::uint32_t n) noexcept;
+  /// Frees the collectors whose thread has ended and whose ring is drained (worker, under collectors_mutex_).
+  void retire_collectors() noexcept;
+  /// After shutdown: counts what `c`'s ring still holds as dropped and recycles it.
+  void drain_after_stop(thread_collector& c) noexcept;
+  /// A free record or trace state from the thread's cache, refilled from the shared pool in bulk.
+  span_record* take_record(thread_collector& c) noexcept;
+  trace_state* take_trace(thread_collector& c) noexcept;
+  /// A record cleared by its owner thread goes to that thread's cache (spilled to the pool in bulk).
+  void give_record(thread_collector& c, span_record* rec) noexcept;
+  /// Doubles `c`'s ring if the queue capacity has room left for it.
+  bool grow_ring(thread_collector& c) noexcept;
+  /// Asks the worker to come before its send interval (a ring crossed its high-water mark).
+  void request_work() noexcept;
+  void finish_overflow(span_record* rec) noexcept;
   /// Completes flush waiters that are done or past their deadline (all of them when `final`).
   void complete_waiters(bool final);
   std::chrono::steady_clock::time_point earliest_waiter_deadline();
@@ -133,6 +164,7 @@ class tracer_core final : private beeline::export_listener {
   bool call_hook(std::string_view which, F&& call) noexcept;
   void finalize(span_record& rec);
   void recycle(span_record* rec) noexcept;
+  void recycle_to(thread_collector* c, span_record* rec) noexcept;
   void recycle_chain(std::vector<span_record*>& recs) noexcept;
   void calibrate_clock() noexcept;
 
@@ -153,14 +185,37 @@ class tracer_core final : private beeline::export_listener {
   std::atomic<bool> context_outside_span_logged_{false};
   object_pool<span_record> records_;
   object_pool<trace_state> traces_;
-  bounded_queue<span_record*> queue_;
+  // Spans finished where no thread collector can be had (a thread past its thread-local destructors, or out
+  // of memory): the shared queue of the old design, small, drained in every pass.
+  bounded_queue<span_record*> overflow_;
+  std::atomic<std::size_t> overflow_processed_{0};
+
+  // Per-thread rings. The registry is locked when a thread makes its collector, when the worker starts a
+  // pass, for `stats()`, and at shutdown: never per span.
+  const std::uint64_t id_;  // tells this tracer's collectors apart in a thread's table (never reused)
+  mutable std::mutex collectors_mutex_;
+  std::vector<thread_collector*> collectors_;  // guarded by collectors_mutex_
+  std::size_t ring_budget_left_ = 0;           // guarded: queue capacity not yet taken by a ring
+  std::uint64_t retired_enqueued_ = 0;         // guarded: spans pushed into collectors since retired
+  std::size_t min_ring_ = 0;
+  std::uint64_t fast_ticks_ = 0;  // a thread that finishes `rate_mark` spans within this many ticks is fast
+  struct pass_ring {
+    thread_collector* c;
+    std::uint64_t head, tail;  // the ring positions this pass took
+    std::size_t first;         // where they start in the pass's list
+  };
+  std::vector<pass_ring> pass_rings_;  // worker only
+  std::atomic<bool> work_requested_{false};
   std::atomic<std::int64_t> wall_offset_ns_{0};
 
   // Worker coordination. Producers touch only `worker_sleeping_` and, once per batch, `wake_`; the mutex and
   // condition variable serve flush callers waiting for the worker.
   wake_signal wake_;
   std::atomic<bool> worker_sleeping_{false};
-  std::atomic<std::size_t> flush_target_{0};
+  // Passes: a flush waits for a pass that started after it was registered (both under waiters_mutex_).
+  std::uint64_t pass_started_ = 0;  // guarded by waiters_mutex_
+  std::atomic<std::uint64_t> pass_done_{0};
+  std::atomic<std::uint64_t> flush_pass_{0};
   std::atomic<bool> stop_{false};
   std::chrono::steady_clock::time_point
       stop_deadline_{};  // written before stop_ is set, read after it is seen
@@ -168,9 +223,8 @@ class tracer_core final : private beeline::export_listener {
   std::condition_variable worker_exit_cv_;
   bool worker_exited_ = false;  // guarded by worker_exit_mutex_
   std::atomic<bool> stopped_{false};
-  std::atomic<std::size_t> processed_{0};
   struct flush_waiter {
-    std::size_t target;
+    std::uint64_t target;  // the pass that must be done (0: nothing was pending)
     std::chrono::steady_clock::time_point deadline;
     beeline::stats before;
     std::function<void(flush_result)> done;

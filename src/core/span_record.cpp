@@ -254,6 +254,7 @@ void reset_record(span_record& r) noexcept {
   r.annotations.reset(64);
   r.annotation_fields.reset(256);
   r.trace_fields = nullptr;
+  r.finished_on = nullptr;
   r.had_children = false;
   r.globals_set = false;
   r.hex_ready = false;

@@ -31,6 +31,7 @@ void assign(inline_vector<char, N>& v, std::string_view s) {
 namespace beeline::detail {
 
 class tracer_core;
+struct thread_collector;
 
 /// One field: the key and string bytes live in the record's arena.
 struct stored_field {
@@ -127,6 +128,7 @@ struct span_record {
   inline_vector<stored_field, 1> annotation_fields;
 
   // Set at finish.
+  thread_collector* finished_on = nullptr;  // the ring it went through: the worker gives it back there
   const trace_fields_node* trace_fields = nullptr;  // the trace's fields as of this span's finish
   bool had_children = false;
   bool globals_set = false;  // the tracer's global fields were copied in (only when hooks need to see them)

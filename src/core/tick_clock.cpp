@@ -1,5 +1,7 @@
 #include "core/tick_clock.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -12,6 +14,10 @@ namespace {
 
 bool kernel_uses_tsc() {
 #if defined(__x86_64__)
+  // BEELINE_TICK_CLOCK=steady forces the steady clock, as on a machine whose clock source is not the TSC
+  // (kvm-clock, hpet, ...): read once, at the first tracer's start.
+  if (const char* forced = std::getenv("BEELINE_TICK_CLOCK"); forced && std::strcmp(forced, "steady") == 0)
+    return false;
   std::ifstream f("/sys/devices/system/clocksource/clocksource0/current_clocksource");
   std::string source;
   return f && (f >> source) && source == "tsc";

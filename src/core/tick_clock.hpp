@@ -3,7 +3,8 @@
 // Where the kernel itself keeps time with the TSC (its clock source is "tsc": invariant and synchronised
 // across CPUs), a span reads the TSC directly, about a third of the cost of clock_gettime here; ticks become
 // steady-clock nanoseconds on the export worker, with a rate measured against the steady clock and refined
-// over the process's life. Anywhere else a tick is simply a steady-clock nanosecond.
+// over the process's life. Anywhere else a tick is simply a steady-clock nanosecond; the environment variable
+// BEELINE_TICK_CLOCK=steady chooses that path on a TSC machine too (to measure it, or to rule the TSC out).
 #pragma once
 
 #include <atomic>

@@ -1,8 +1,9 @@
-// Private: the bounded multi-producer queue between finishing spans and the export worker.
+// Private: a bounded multi-producer queue: the tracer's overflow path, for spans finished where a thread has
+// no ring of its own (src/api/thread_collector.hpp).
 //
 // Dmitry Vyukov's bounded MPMC design: one CAS per push, a sequence number per cell, no locks, and a full
-// queue is reported at once instead of waiting. Positions only grow, so they double as the flush watermark: a
-// flush waits until the worker has processed every position reserved before it was called.
+// queue is reported at once instead of waiting. Positions only grow: the worker takes what was reserved when
+// its pass started.
 #pragma once
 
 #include <atomic>

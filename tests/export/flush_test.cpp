@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 using beeline::test::memory_tracer;
 
@@ -65,14 +66,60 @@ TEST_CASE("worker: the send interval exports a lone span without a flush") {
   CHECK(eventually([&] { return t.sink->lines().size() == 1; }));
 }
 
-TEST_CASE("worker: reaching the batch size exports without waiting for the interval") {
+TEST_CASE("worker: a thread's ring half full exports without waiting for the interval") {
   beeline::config cfg;
+  cfg.queue_capacity = 64;  // one thread's ring holds 64 spans: the worker is called at 32
   cfg.batch_size = 10;
   cfg.send_interval = std::chrono::hours(1);
   memory_tracer t(cfg);
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < 31; ++i)
     beeline::span root = t.tracer.start_trace("r");
-  CHECK(eventually([&] { return t.sink->lines().size() == 10; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(t.sink->lines().empty());  // below the high-water mark the worker waits for its interval
+  beeline::span last = t.tracer.start_trace("r");
+  last.finish();
+  CHECK(eventually([&] { return t.sink->lines().size() == 32; }));
+}
+
+TEST_CASE("collection: spans of threads that have ended are exported, and their rings give capacity back") {
+  beeline::config cfg;
+  cfg.queue_capacity = 128;  // 64 cells per ring: only two threads' rings fit at a time
+  cfg.send_interval = std::chrono::hours(1);
+  memory_tracer t(cfg);
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::thread> pool;
+    for (int th = 0; th < 4; ++th)
+      pool.emplace_back([&] {
+        for (int i = 0; i < 20; ++i)
+          beeline::span root = t.tracer.start_trace("r");
+      });
+    for (auto& p : pool)
+      p.join();
+    // Nothing of the ended threads is stranded, and a flush from another thread sees all of it.
+    const auto r = t.tracer.flush_sync(std::chrono::seconds(5));
+    CHECK(r.complete);
+    CHECK(r.exported == 80);
+  }
+  const auto s = t.tracer.stats();
+  CHECK(s.enqueued == 800);
+  CHECK(s.exported == 800);
+  CHECK(s.dropped() == 0);
+}
+
+TEST_CASE("collection: a span finished on another thread than its start is exported once") {
+  beeline::config cfg;
+  cfg.send_interval = std::chrono::hours(1);
+  memory_tracer t(cfg);
+  std::vector<beeline::span> spans;
+  for (int i = 0; i < 300; ++i)  // more than one thread's cache of records
+    spans.push_back(t.tracer.start_trace("moved"));
+  std::thread other([&] { spans.clear(); });
+  other.join();
+  for (int i = 0; i < 300; ++i)  // records now come back to the finishing thread, or to the shared pool
+    beeline::span root = t.tracer.start_trace("here");
+  CHECK(t.tracer.flush_sync(std::chrono::seconds(5)).complete);
+  CHECK(t.sink->lines().size() == 600);
+  CHECK(t.tracer.stats().exported == 600);
 }
 
 TEST_CASE("flush: returns when everything finished before it is exported, and reports it") {

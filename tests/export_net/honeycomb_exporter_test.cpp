@@ -858,6 +858,7 @@ TEST_CASE("honeycomb net: shutdown returns by its deadline while the worker wait
   o.http.retry.max_attempts = 1;
   beeline::config cfg;
   cfg.batch_size = 5;
+  cfg.send_interval = 10ms;  // the worker takes what was finished every 10 ms
   net_tracer t(o, cfg);
   t.produce(5, "first");
   REQUIRE(server.wait_for_requests(1, 2s));
@@ -878,6 +879,7 @@ TEST_CASE("honeycomb net: max_in_flight bounds the requests outstanding at once"
   o.http.request_timeout = 800ms;
   beeline::config cfg;
   cfg.batch_size = 5;
+  cfg.send_interval = 10ms;
   net_tracer t(o, cfg);
   t.produce(40);
   CHECK(server.wait_for_requests(2, 2s));
