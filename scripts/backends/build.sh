@@ -18,10 +18,12 @@ jaeger_bin=$tools/jaeger-$JAEGER_VERSION/jaeger
 collector_bin=$tools/otelcol-$COLLECTOR_VERSION/beeline-otelcol
 collector_src=$root/tests/backends/collector
 
-command -v go >/dev/null 2>&1 || {
-  echo "backends: the Go toolchain (go 1.24 or newer) is needed to build Jaeger and the collector" >&2
+# Jaeger v1.75.0 and the collector's modules need Go 1.24 or newer.
+go_minor=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+if [ -z "$go_minor" ] || [ "$go_minor" -lt 24 ]; then
+  echo "backends: Go 1.24 or newer is needed to build Jaeger and the collector (found: $(go env GOVERSION 2>/dev/null || echo none))" >&2
   exit 1
-}
+fi
 
 if [ ! -x "$jaeger_bin" ]; then
   echo "backends: building jaeger $JAEGER_VERSION (once; about 15 minutes of CPU)" >&2

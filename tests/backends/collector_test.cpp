@@ -39,7 +39,8 @@ struct received {
     for (const auto& line : lines) {
       auto& p = parsers.emplace_back(std::make_unique<simdjson::dom::parser>());
       simdjson::dom::element root;
-      if (p->parse(line).get(root) != simdjson::SUCCESS) FAIL("the collector wrote a line that is not JSON: " << line);
+      if (p->parse(line).get(root) != simdjson::SUCCESS)
+        FAIL("the collector wrote a line that is not JSON: " << line);
       simdjson::dom::element e;
       if (root["resourceSpans"].get(e) == simdjson::SUCCESS) resource_spans.push_back(e);
       if (root["resourceMetrics"].get(e) == simdjson::SUCCESS) resource_metrics.push_back(e);
@@ -63,7 +64,8 @@ struct received {
     std::vector<std::pair<std::string, simdjson::dom::element>> out;
     for (auto list : resource_metrics)
       for (auto rm : list.get_array()) {
-        if (otlp_attribute(rm["resource"]["attributes"], "service.name") != R"({"stringValue":")" + service + "\"}")
+        if (otlp_attribute(rm["resource"]["attributes"], "service.name") !=
+            R"({"stringValue":")" + service + "\"}")
           continue;
         for (auto sm : rm["scopeMetrics"].get_array())
           for (auto m : sm["metrics"].get_array())
@@ -76,7 +78,8 @@ struct received {
     std::vector<simdjson::dom::element> out;
     for (auto list : resource_logs)
       for (auto rl : list.get_array()) {
-        if (otlp_attribute(rl["resource"]["attributes"], "service.name") != R"({"stringValue":")" + service + "\"}")
+        if (otlp_attribute(rl["resource"]["attributes"], "service.name") !=
+            R"({"stringValue":")" + service + "\"}")
           continue;
         for (auto sl : rl["scopeLogs"].get_array())
           for (auto r : sl["logRecords"].get_array())
@@ -108,7 +111,8 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
   };
   std::vector<sent_case> sent;
   for (const auto protocol : {beeline::otlp_protocol::http_protobuf, beeline::otlp_protocol::http_json}) {
-    sent_case s{"beeline-collector-" + protocol_name(protocol), "beeline-highlight-" + protocol_name(protocol), {}};
+    sent_case s{
+        "beeline-collector-" + protocol_name(protocol), "beeline-highlight-" + protocol_name(protocol), {}};
     CAPTURE(s.service);
     {
       beeline::otlp_exporter_options o;
@@ -148,8 +152,8 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
       [&] {
         received r(c.output_lines());
         for (const auto& s : sent)
-          if (r.spans_of(s.trace.trace_id) < s.trace.spans.size() || r.points_of(s.highlight_service).size() < 2 ||
-              r.logs_of(s.highlight_service).size() < 1)
+          if (r.spans_of(s.trace.trace_id) < s.trace.spans.size() ||
+              r.points_of(s.highlight_service).size() < 2 || r.logs_of(s.highlight_service).size() < 1)
             return false;
         return true;
       },
@@ -192,9 +196,10 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
   }
 }
 
-TEST_CASE("collector: a memory_limiter refusing everything: each batch retried, then every span counted as "
-          "dropped",
-          "[backends]") {
+TEST_CASE(
+    "collector: a memory_limiter refusing everything: each batch retried, then every span counted as "
+    "dropped",
+    "[backends]") {
   // A limit far below the collector's own heap: from its first check on, it refuses all data.
   beeline::test::collector c(/*memory_limit_mib=*/1);
   beeline::otlp_exporter_options o;

@@ -53,9 +53,10 @@ std::map<std::string, std::string> tags_of(simdjson::dom::element span) {
 
 }  // namespace
 
-TEST_CASE("jaeger: http_server under load, pointed at Jaeger by OTEL_EXPORTER_OTLP_ENDPOINT, delivers a trace "
-          "per request",
-          "[backends][examples]") {
+TEST_CASE(
+    "jaeger: http_server under load, pointed at Jaeger by OTEL_EXPORTER_OTLP_ENDPOINT, delivers a trace "
+    "per request",
+    "[backends][examples]") {
   beeline::test::jaeger j;
   child_process server({BEELINE_EXAMPLE_HTTP_SERVER, "--port", "0", "--threads", "2"},
                        {"OTEL_EXPORTER_OTLP_ENDPOINT=" + j.otlp_endpoint()});
@@ -134,7 +135,8 @@ TEST_CASE("jaeger: http_server under load, pointed at Jaeger by OTEL_EXPORTER_OT
   CHECK(user_traces > 0);
 }
 
-TEST_CASE("jaeger: two_services' frontend and backend spans form one trace in Jaeger", "[backends][examples]") {
+TEST_CASE("jaeger: two_services' frontend and backend spans form one trace in Jaeger",
+          "[backends][examples]") {
   beeline::test::jaeger j;
   for (const std::string format : {"honeycomb", "w3c"}) {
     CAPTURE(format);
@@ -144,8 +146,8 @@ TEST_CASE("jaeger: two_services' frontend and backend spans form one trace in Ja
     CAPTURE(p.out(), p.err());
     const auto at = p.err().find(format == "w3c" ? "traceparent: 00-" : "trace_id=");
     REQUIRE(at != std::string::npos);
-    const std::string trace_id =
-        p.err().substr(at + (format == "w3c" ? std::strlen("traceparent: 00-") : std::strlen("trace_id=")), 32);
+    const std::string trace_id = p.err().substr(
+        at + (format == "w3c" ? std::strlen("traceparent: 00-") : std::strlen("trace_id=")), 32);
 
     simdjson::dom::parser parser;
     std::string body;

@@ -91,8 +91,8 @@ inline sent_trace send_test_trace(tracer& t) {
   expected_span root_want{"checkout", root.span_id(), "", "server", 2};
   root_want.has_attributes = true;
   {
-    span charge = start_span("charge", {{"span.kind", "client"}, {"status_code", 2},
-                                        {"status_message", "card declined"}});
+    span charge = start_span(
+        "charge", {{"span.kind", "client"}, {"status_code", 2}, {"status_message", "card declined"}});
     expected_span w{"charge", charge.span_id(), root_want.span_id, "client", 3, 2, "card declined", true};
     out.spans.push_back(w);
   }

@@ -28,7 +28,8 @@ std::string protocol_name(beeline::otlp_protocol p) {
   return p == beeline::otlp_protocol::http_json ? "json" : "protobuf";
 }
 
-/// A tag of Jaeger's span model (`{"key","type","value"}`) by key, as {type, value as JSON}; nullopt if absent.
+/// A tag of Jaeger's span model (`{"key","type","value"}`) by key, as {type, value as JSON}; nullopt if
+/// absent.
 std::optional<std::pair<std::string, std::string>> tag_of(simdjson::dom::array tags, std::string_view key) {
   for (auto t : tags) {
     std::string_view k;
@@ -63,7 +64,8 @@ std::string fetch_trace(const beeline::test::jaeger& j, const std::string& targe
         return n >= span_count;
       },
       15s);
-  if (!found) FAIL("jaeger has no complete trace at " << target << "; last body: " << body << "\n" << j.log());
+  if (!found)
+    FAIL("jaeger has no complete trace at " << target << "; last body: " << body << "\n" << j.log());
   return body;
 }
 
@@ -117,7 +119,8 @@ TEST_CASE("jaeger: spans sent over OTLP come back through the query API with eve
         std::set<std::string> follows;
         for (auto ref : s["references"].get_array()) {
           if (str(ref["refType"]) == "CHILD_OF") parent = str(ref["spanID"]);
-          if (str(ref["refType"]) == "FOLLOWS_FROM") follows.insert(str(ref["traceID"]) + "/" + str(ref["spanID"]));
+          if (str(ref["refType"]) == "FOLLOWS_FROM")
+            follows.insert(str(ref["traceID"]) + "/" + str(ref["spanID"]));
         }
         CHECK(parent == want.parent_id);
         std::set<std::string> links;

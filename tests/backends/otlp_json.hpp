@@ -60,8 +60,8 @@ inline std::string hex_id(simdjson::dom::element e) {
 
 /// Checks that the spans of `sent.trace_id` in `resource_spans` (OTLP JSON `resourceSpans` arrays) are
 /// exactly `sent.spans`, each once, under a resource of `service`, with every field.
-inline void check_otlp_spans(const std::vector<simdjson::dom::element>& resource_spans, const sent_trace& sent,
-                             const std::string& service) {
+inline void check_otlp_spans(const std::vector<simdjson::dom::element>& resource_spans,
+                             const sent_trace& sent, const std::string& service) {
   std::map<std::string, simdjson::dom::element> by_id;
   for (simdjson::dom::element list : resource_spans)
     for (auto rs : list.get_array()) {
