@@ -29,7 +29,7 @@ inline const std::vector<attribute_case>& attribute_cases() {
       {"app.user", "zane", R"({"stringValue":"zane"})", "string", R"("zane")"},
       {"app.items", 3, R"({"intValue":"3"})", "int64", "3"},
       {"app.big", std::int64_t{9007199254740993}, R"({"intValue":"9007199254740993"})", "int64",
-       "9007199254740993"},
+       R"("9007199254740993")"},  // Jaeger's JSON writes an integer past 2^53 as a string
       {"app.total", 12.5, R"({"doubleValue":12.5})", "float64", "12.5"},
       {"app.paid", true, R"({"boolValue":true})", "bool", "true"},
       {"app.tags", raw_json{R"(["a","b"])"},

@@ -28,12 +28,14 @@ std::string protocol_name(beeline::otlp_protocol p) {
   return p == beeline::otlp_protocol::http_json ? "json" : "protobuf";
 }
 
-/// A tag of Jaeger's span model (`{"key","type","value"}`) by key, as {type, value as JSON}; nullopt if
-/// absent.
-std::optional<std::pair<std::string, std::string>> tag_of(simdjson::dom::array tags, std::string_view key) {
+/// A tag of Jaeger's span model (`{"key","type","value"}`) by key (and type, if given), as {type, value as
+/// JSON}; nullopt if absent.
+std::optional<std::pair<std::string, std::string>> tag_of(simdjson::dom::array tags, std::string_view key,
+                                                          std::string_view type = {}) {
   for (auto t : tags) {
     std::string_view k;
     if (t["key"].get_string().get(k) != simdjson::SUCCESS || k != key) continue;
+    if (!type.empty() && t["type"].get_string().value() != type) continue;
     return std::pair{std::string(t["type"].get_string().value()), simdjson::minify(t["value"])};
   }
   return std::nullopt;
@@ -140,7 +142,8 @@ TEST_CASE("jaeger: spans sent over OTLP come back through the query API with eve
           REQUIRE(kind);
           CHECK(kind->second == "\"" + want.kind + "\"");
         }
-        const auto error = tag_of(tags, "error");
+        // Jaeger's error flag: a boolean tag (the span's own `error` field, a string, is another tag).
+        const auto error = tag_of(tags, "error", "bool");
         if (want.error) {
           REQUIRE(error);
           CHECK(error->second == "true");
