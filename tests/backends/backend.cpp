@@ -42,6 +42,16 @@ void write_file(const std::filesystem::path& p, const std::string& text) {
   if (!out) FAIL("cannot write " << p);
 }
 
+/// The command line that runs `argv` so that it is killed if this process dies without running its
+/// destructors (a crash, a ctest timeout): util-linux's setpriv sets the parent-death signal, which survives
+/// the exec of the backend. Without setpriv, the backend is run directly.
+std::vector<std::string> killed_with_parent(std::vector<std::string> argv) {
+  static constexpr const char* setpriv = "/usr/bin/setpriv";
+  if (::access(setpriv, X_OK) != 0) return argv;
+  argv.insert(argv.begin(), {setpriv, "--pdeathsig", "KILL", "--"});
+  return argv;
+}
+
 }  // namespace
 
 unsigned short free_port() {
@@ -152,7 +162,7 @@ jaeger::jaeger() {
           "    trace_storage: memstore\n";
   write_file(config, yaml.str());
   const std::string bin = backend_binary("BEELINE_JAEGER", BEELINE_JAEGER_BINARY);
-  process_ = std::make_unique<child_process>(std::vector<std::string>{bin, "--config", config.string()});
+  process_ = std::make_unique<child_process>(killed_with_parent({bin, "--config", config.string()}));
   const bool ready = eventually(
       [&] { return port_open(otlp_port_) && http_get(query_port_, "/api/services", 2s).status == 200; },
       startup_timeout);
@@ -213,7 +223,7 @@ collector::collector(int memory_limit_mib) {
     yaml << "    " << signal << ":\n      receivers: [otlp]\n" << processors << "      exporters: [file]\n";
   write_file(config, yaml.str());
   const std::string bin = backend_binary("BEELINE_OTELCOL", BEELINE_OTELCOL_BINARY);
-  process_ = std::make_unique<child_process>(std::vector<std::string>{bin, "--config", config.string()});
+  process_ = std::make_unique<child_process>(killed_with_parent({bin, "--config", config.string()}));
   if (!eventually([&] { return port_open(otlp_port_); }, startup_timeout))
     FAIL("the collector did not start within " << startup_timeout.count() << " s:\n" << log());
 }
