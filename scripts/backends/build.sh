@@ -33,7 +33,7 @@ if [ ! -x "$jaeger_bin" ]; then
     cd "$work"
     [ -f go.mod ] || go mod init beeline-jaeger-build >/dev/null 2>&1
     go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
-    go build -o "$jaeger_bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
+    go build -buildvcs=false -o "$jaeger_bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
   )
   mv "$jaeger_bin.tmp" "$jaeger_bin"
 fi
@@ -43,7 +43,7 @@ collector_hash=$(cat "$collector_src/go.mod" "$collector_src/go.sum" "$collector
 if [ ! -x "$collector_bin" ] || [ "$(cat "$collector_bin.stamp" 2>/dev/null)" != "$collector_hash" ]; then
   echo "backends: building the OpenTelemetry Collector $COLLECTOR_VERSION" >&2
   mkdir -p "$(dirname "$collector_bin")"
-  (cd "$collector_src" && go build -o "$collector_bin.tmp" .)
+  (cd "$collector_src" && go build -buildvcs=false -o "$collector_bin.tmp" .)
   mv "$collector_bin.tmp" "$collector_bin"
   echo "$collector_hash" > "$collector_bin.stamp"
 fi
