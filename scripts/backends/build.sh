@@ -18,7 +18,8 @@ jaeger_bin=$tools/jaeger-$JAEGER_VERSION/jaeger
 collector_bin=$tools/otelcol-$COLLECTOR_VERSION/beeline-otelcol
 collector_src=$root/tests/backends/collector
 
-# Jaeger v1.75.0 and the collector's modules need Go 1.24 or newer.
+# Jaeger v1.75.0 and the collector's modules need Go 1.24 or newer (the official tarball's place if not on PATH).
+command -v go >/dev/null 2>&1 || PATH="$PATH:/usr/local/go/bin"
 go_minor=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
 if [ -z "$go_minor" ] || [ "$go_minor" -lt 24 ]; then
   echo "backends: Go 1.24 or newer is needed to build Jaeger and the collector (found: $(go env GOVERSION 2>/dev/null || echo none))" >&2
