@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <set>
+#include <utility>
 
 using namespace std::chrono_literals;
 using beeline::test::hex_id;
@@ -108,6 +109,7 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
   struct sent_case {
     std::string service, highlight_service;
     beeline::test::sent_trace trace;
+    std::string job_trace, job_span;  ///< the span the second log record was written in
   };
   std::vector<sent_case> sent;
   for (const auto protocol : {beeline::otlp_protocol::http_protobuf, beeline::otlp_protocol::http_json}) {
@@ -138,10 +140,16 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
       h.record_metric("sess-1", "queue.depth", 12.5, "req-1", {{"queue", "orders"}});
       h.record_metric("sess-1", "queue.depth", 7, "req-2", {{"queue", "orders"}, {"shard", 3}});
       h.log("payment refused", "warn", "sess-1", "req-1", {{"order", 42}, {"retry", true}});
+      {
+        beeline::span job = h.tracer().start_trace("job");
+        s.job_trace = job.trace_id();
+        s.job_span = job.span_id();
+        h.log("job started", "info");  // tied to the span it is written in
+      }
       REQUIRE(h.flush(10s).complete);
       const auto hs = h.stats();
       CHECK(hs.metrics_exported == 2);
-      CHECK(hs.logs_exported == 1);
+      CHECK(hs.logs_exported == 2);
       CHECK(hs.metrics_dropped + hs.logs_dropped == 0);
     }
     sent.push_back(std::move(s));
@@ -153,7 +161,7 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
         received r(c.output_lines());
         for (const auto& s : sent)
           if (r.spans_of(s.trace.trace_id) < s.trace.spans.size() ||
-              r.points_of(s.highlight_service).size() < 2 || r.logs_of(s.highlight_service).size() < 1)
+              r.points_of(s.highlight_service).size() < 2 || r.logs_of(s.highlight_service).size() < 2)
             return false;
         return true;
       },
@@ -165,6 +173,20 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
   for (const auto& s : sent) {
     CAPTURE(s.service);
     beeline::test::check_otlp_spans(r.resource_spans, s.trace, s.service);
+
+    // The resource of metrics and logs: the service and Highlight's project.
+    for (auto list : r.resource_metrics)
+      for (auto rm : list.get_array())
+        if (otlp_attribute(rm["resource"]["attributes"], "service.name") ==
+            R"({"stringValue":")" + s.highlight_service + "\"}")
+          CHECK(otlp_attribute(rm["resource"]["attributes"], "highlight.project_id") ==
+                R"({"stringValue":"backend-tests"})");
+    for (auto list : r.resource_logs)
+      for (auto rl : list.get_array())
+        if (otlp_attribute(rl["resource"]["attributes"], "service.name") ==
+            R"({"stringValue":")" + s.highlight_service + "\"}")
+          CHECK(otlp_attribute(rl["resource"]["attributes"], "highlight.project_id") ==
+                R"({"stringValue":"backend-tests"})");
 
     // Metrics: two gauge points of one metric, with their tags and Highlight's ids as attributes.
     const auto points = r.points_of(s.highlight_service);
@@ -184,9 +206,16 @@ TEST_CASE("collector: traces, metrics and logs in both encodings with gzip arriv
         CHECK(otlp_attribute(dp["attributes"], "highlight.trace_id") == R"({"stringValue":"req-2"})");
       }
 
-    // Logs: severity, body, metadata and ids.
-    const auto logs = r.logs_of(s.highlight_service);
-    REQUIRE(logs.size() == 1);
+    // Logs: severity, body, metadata and ids; the one written in a span carries its trace and span ids.
+    auto logs = r.logs_of(s.highlight_service);
+    REQUIRE(logs.size() == 2);
+    if (str(logs[0]["body"]["stringValue"]) != "payment refused") std::swap(logs[0], logs[1]);
+    simdjson::dom::element id;
+    CHECK((logs[0]["traceId"].get(id) != simdjson::SUCCESS || hex_id(id).empty()));
+    CHECK(simdjson::minify(logs[1]["body"]) == R"({"stringValue":"job started"})");
+    CHECK(str(logs[1]["severityText"]) == "info");
+    CHECK(hex_id(logs[1]["traceId"]) == s.job_trace);
+    CHECK(hex_id(logs[1]["spanId"]) == s.job_span);
     CHECK(str(logs[0]["severityText"]) == "warn");
     CHECK(simdjson::minify(logs[0]["body"]) == R"({"stringValue":"payment refused"})");
     CHECK(otlp_attribute(logs[0]["attributes"], "order") == R"({"intValue":"42"})");
