@@ -1,8 +1,9 @@
 // End to end into a real OpenTelemetry Collector: spans made at a fixed rate by one application thread, sent
 // by the OTLP exporter (protobuf, gzip) to the collector built by scripts/backends/build.sh (OTLP receiver,
 // file exporter to /dev/null). For each rate: spans delivered (the collector answered 2xx) and dropped (by
-// reason), and the CPU time per span of the library's threads (`beeline-*`, read from /proc/self/task), of
-// the application thread, and of the collector process, side by side in one run.
+// reason: the queue full, the exporter failing), and the CPU time per span of the library's threads
+// (`beeline-*`, read from /proc/self/task), of the application thread, and of the collector process, side by
+// side in one run.
 //
 //   collector_bench [--seconds N] [--rates 5000,20000,...]
 //
@@ -189,17 +190,18 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(20ms);
     }
     const std::string endpoint = "http://127.0.0.1:" + std::to_string(port);
-    std::printf("%8s %9s %9s %9s %9s %10s %12s %12s %12s\n", "rate/s", "achieved", "finished", "delivered",
-                "dropped", "requests", "lib us/span", "app us/span", "col us/span");
+    std::printf("%8s %9s %9s %9s %9s %9s %9s %12s %12s %12s\n", "rate/s", "achieved", "finished", "delivered",
+                "q.full", "exporter", "requests", "lib us/span", "app us/span", "col us/span");
     std::vector<result> results;
     for (int rate : rates) {
       const result r = run(endpoint, collector.pid(), rate, seconds);
       results.push_back(r);
       const double n = static_cast<double>(r.finished);
-      std::printf("%8d %9.0f %9llu %9llu %9llu %10llu %12.2f %12.2f %12.2f\n", r.rate, n / r.seconds,
+      std::printf("%8d %9.0f %9llu %9llu %9llu %9llu %9llu %12.2f %12.2f %12.2f\n", r.rate, n / r.seconds,
                   static_cast<unsigned long long>(r.finished),
                   static_cast<unsigned long long>(r.stats.exported),
-                  static_cast<unsigned long long>(r.stats.dropped()),
+                  static_cast<unsigned long long>(r.stats.dropped_queue_full),
+                  static_cast<unsigned long long>(r.stats.dropped_exporter),
                   static_cast<unsigned long long>(r.http.requests), 1e6 * r.library_cpu / n,
                   1e6 * r.app_cpu / n, 1e6 * r.collector_cpu / n);
       if (r.stats.exported + r.stats.dropped() != r.finished) {
