@@ -54,10 +54,20 @@ std::vector<std::string> killed_with_parent(std::vector<std::string> argv) {
 
 }  // namespace
 
-unsigned short free_port() {
+std::vector<unsigned short> free_ports(std::size_t n) {
+  // All held open until all are chosen, so they differ.
   asio::io_context ioc;
-  asio::ip::tcp::acceptor acceptor(ioc, asio::ip::tcp::endpoint(loopback, 0));
-  return acceptor.local_endpoint().port();
+  std::vector<asio::ip::tcp::acceptor> held;
+  std::vector<unsigned short> ports;
+  for (std::size_t i = 0; i < n; ++i) {
+    held.emplace_back(ioc, asio::ip::tcp::endpoint(loopback, 0));
+    ports.push_back(held.back().local_endpoint().port());
+  }
+  return ports;
+}
+
+unsigned short free_port() {
+  return free_ports(1).front();
 }
 
 bool port_open(unsigned short port) {
@@ -116,8 +126,9 @@ std::string backend_binary(const char* env_name, const std::string& built_path) 
 }
 
 jaeger::jaeger() {
-  otlp_port_ = free_port();
-  query_port_ = free_port();
+  const auto ports = free_ports(3);
+  otlp_port_ = ports[0];
+  query_port_ = ports[1];
   const auto config = dir_.path() / "jaeger.yaml";
   // All-in-one with in-memory storage, as the binary's built-in configuration, but on our own ports, without
   // the batch processor's delay, and without the fixed ports of its self-telemetry and other receivers.
@@ -143,7 +154,7 @@ jaeger::jaeger() {
        << "\n"
           "    grpc:\n"
           "      endpoint: 127.0.0.1:"
-       << free_port()
+       << ports[2]
        << "\n"
           "  jaeger_storage:\n"
           "    backends:\n"

@@ -18,6 +18,8 @@ namespace beeline::test {
 
 /// A port on 127.0.0.1 nothing listened on a moment ago (the kernel's choice for a bind to port 0).
 unsigned short free_port();
+/// `n` such ports, all different.
+std::vector<unsigned short> free_ports(std::size_t n);
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
 bool port_open(unsigned short port);
