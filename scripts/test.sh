@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what is missing, builds, and runs the whole test suite: the default build (with the Node interop
-# references), ASan+UBSan over every test, and TSan over the concurrency tests. Idempotent.
+# references and the real Jaeger and OpenTelemetry Collector), ASan+UBSan over every test, and TSan over the
+# concurrency tests. Idempotent.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -18,6 +19,9 @@ fi
 
 # The opentelemetry-proto Python package the OTLP protobuf encoder is checked against (a cached virtualenv).
 tests/interop/python/setup.sh >/dev/null
+
+# Jaeger and an OpenTelemetry Collector for the backend tests, built with Go once and cached.
+scripts/backends/build.sh
 
 for preset in default asan tsan; do
   echo "== $preset ==" >&2

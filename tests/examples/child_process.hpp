@@ -22,6 +22,8 @@ class child_process {
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
 
+  /// The child's process id.
+  pid_t pid() const noexcept { return pid_; }
   /// Sends a signal.
   void signal(int sig);
   /// Waits for the child to exit; its exit code (128 + signal if killed), or -1 on timeout.
