@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
     front_cfg.http_trace_propagation_hook = beeline::honeycomb::propagation_hook(false);
     back_cfg.http_trace_parser_hook = beeline::honeycomb::parser_hook(false);
   }
+  // OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* settings, as `init` would read them for one tracer.
+  for (beeline::config* cfg : {&front_cfg, &back_cfg})
+    if (!beeline::apply_environment(*cfg)) cfg->exporter = beeline::make_discard_exporter();
   beeline::tracer front_tracer(front_cfg);
   beeline::tracer back_tracer(back_cfg);
 

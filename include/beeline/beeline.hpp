@@ -41,6 +41,13 @@ std::string_view version() noexcept;
 bool init(config cfg);
 /// `init` that also throws what it logged (`std::invalid_argument` for a configuration it cannot honour).
 bool init_or_throw(config cfg);
+/// Completes `cfg` from the environment as `init` does (docs/configuration.md lists the variables): a value
+/// the config leaves unset is taken from `OTEL_*` or `HONEYCOMB_*`, so a program that builds its own
+/// `tracer`s is configured like one that calls `init`. A malformed value is logged (to `cfg.logger`, else
+/// stderr) and ignored. Returns false when `OTEL_SDK_DISABLED=true`: the caller should not export (for
+/// example, give the tracer `make_discard_exporter()`). Throws `std::invalid_argument` where `init` fails for
+/// the same reason.
+bool apply_environment(config& cfg);
 /// Whether `init` has configured the global tracer (and `shutdown` has not been called since).
 bool is_initialized() noexcept;
 /// Flushes the global tracer with a deadline, stops it, and allows `init` again.

@@ -102,20 +102,22 @@ std::string_view version() noexcept {
 
 namespace {
 
+// A message for the user's logger, or stderr without one. A logger that throws must not make the caller fail.
+void report_to(const log_hook& logger, log_level level, std::string_view message) {
+  try {
+    if (logger)
+      logger(level, message);
+    else
+      fmt::print(stderr, "beeline: {}\n", message);
+  } catch (...) {
+  }
+}
+
 // `init` and `init_or_throw`: a configuration that cannot be honoured is logged (and thrown if asked) and
 // leaves the library uninitialized.
 bool configure(config cfg, bool throw_on_error) {
   const log_hook logger = cfg.logger;
-  const auto report = [&](log_level level, const std::string& message) {
-    try {
-      if (logger)
-        logger(level, message);
-      else
-        fmt::print(stderr, "beeline: {}\n", message);
-    } catch (...) {
-      // A logger that throws must not make init throw.
-    }
-  };
+  const auto report = [&](log_level level, std::string_view message) { report_to(logger, level, message); };
   std::lock_guard lk(init_mutex);
   if (global.load(std::memory_order_acquire)) {
     report(log_level::warning,
@@ -124,9 +126,7 @@ bool configure(config cfg, bool throw_on_error) {
   }
   try {
     // The config's own values win over the environment's (OTEL_*, HONEYCOMB_*), which win over the defaults.
-    if (detail::apply_environment(cfg, detail::process_env, [&](log_level level, std::string_view message) {
-          report(level, std::string(message));
-        }).disabled) {
+    if (detail::apply_environment(cfg, detail::process_env, report).disabled) {
       // A disabled SDK is not an error: the program runs on, with inert spans, as if init was never called.
       report(log_level::info, "OTEL_SDK_DISABLED=true: tracing is off, spans are inert");
       retired.store(nullptr, std::memory_order_release);
@@ -143,6 +143,13 @@ bool configure(config cfg, bool throw_on_error) {
 }
 
 }  // namespace
+
+bool apply_environment(config& cfg) {
+  const log_hook logger = cfg.logger;
+  return !detail::apply_environment(cfg, detail::process_env, [&](log_level level, std::string_view message) {
+            report_to(logger, level, message);
+          }).disabled;
+}
 
 bool init(config cfg) {
   return configure(std::move(cfg), false);

@@ -195,15 +195,6 @@ void append_otlp_span(std::string& out, const event& ev, attribute_names names) 
     out.push_back(']');
   };
   bool first_annotation = true;
-  if (plan.exception_event) {
-    append_literal(out, "{\"attributes\":[");
-    first = true;
-    for_each_exception_attribute(plan, add);
-    append_literal(out, "],\"name\":\"exception\",\"timeUnixNano\":\"");
-    append_json_int(out, (start + ev.duration()).count());
-    append_literal(out, "\",\"droppedAttributesCount\":0}");
-    first_annotation = false;
-  }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
     if (a.is_link()) continue;
@@ -215,6 +206,16 @@ void append_otlp_span(std::string& out, const event& ev, attribute_names names) 
     append_literal(out, ",\"timeUnixNano\":\"");
     append_json_int(
         out, std::chrono::duration_cast<std::chrono::nanoseconds>(a.timestamp().time_since_epoch()).count());
+    append_literal(out, "\",\"droppedAttributesCount\":0}");
+  }
+  // The exception event is stamped at the span's end: after the span's own events.
+  if (plan.exception_event) {
+    if (!first_annotation) out.push_back(',');
+    append_literal(out, "{\"attributes\":[");
+    first = true;
+    for_each_exception_attribute(plan, add);
+    append_literal(out, "],\"name\":\"exception\",\"timeUnixNano\":\"");
+    append_json_int(out, (start + ev.duration()).count());
     append_literal(out, "\",\"droppedAttributesCount\":0}");
   }
   append_literal(out, "],\"droppedEventsCount\":0,\"status\":{\"code\":");

@@ -352,15 +352,6 @@ void append_span(std::string& out, unsigned field_number, const event& ev, attri
     limit = out.data() + out.size();
   });
   out.resize(static_cast<std::size_t>(p - out.data()));
-  if (plan.exception_event) {
-    const std::size_t event = pb::begin_message(out, span_events);
-    pb::append_fixed64(out, event_time, end);
-    pb::append_bytes(out, event_name, "exception");
-    for_each_exception_attribute(plan, [&](std::string_view key, field_value v) {
-      append_otlp_proto_attribute(out, event_attributes, key, v);
-    });
-    pb::end_message(out, event);
-  }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {
     const annotation_view a = ev.annotation_at(i);
     if (a.is_link()) continue;
@@ -371,6 +362,16 @@ void append_span(std::string& out, unsigned field_number, const event& ev, attri
       const beeline::field f = a.field_at(k);
       append_otlp_proto_attribute(out, event_attributes, f.key, f.value);
     }
+    pb::end_message(out, event);
+  }
+  // The exception event is stamped at the span's end: after the span's own events.
+  if (plan.exception_event) {
+    const std::size_t event = pb::begin_message(out, span_events);
+    pb::append_fixed64(out, event_time, end);
+    pb::append_bytes(out, event_name, "exception");
+    for_each_exception_attribute(plan, [&](std::string_view key, field_value v) {
+      append_otlp_proto_attribute(out, event_attributes, key, v);
+    });
     pb::end_message(out, event);
   }
   for (std::size_t i = 0; i < ev.annotation_count(); ++i) {

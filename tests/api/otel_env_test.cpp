@@ -499,3 +499,34 @@ TEST_CASE("env: init reads the process environment", "[otel_env]") {
   REQUIRE(log.size() == 1);
   CHECK(log[0].find("OTEL_BSP_SCHEDULE_DELAY") != std::string::npos);
 }
+
+TEST_CASE("env: apply_environment completes a config for a tracer built without init", "[otel_env]") {
+  ::setenv("OTEL_SERVICE_NAME", "env-service", 1);
+  ::setenv("OTEL_TRACES_EXPORTER", "none", 1);
+  ::setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "many", 1);
+  std::vector<std::string> log;
+  beeline::config cfg;
+  cfg.logger = [&](beeline::log_level, std::string_view m) { log.emplace_back(m); };
+  beeline::config named = cfg;
+  named.service_name = "explicit";
+  const bool on = beeline::apply_environment(cfg);
+  const bool named_on = beeline::apply_environment(named);
+  ::setenv("OTEL_SDK_DISABLED", "true", 1);
+  beeline::config off;
+  const bool off_on = beeline::apply_environment(off);
+  for (const char* v :
+       {"OTEL_SERVICE_NAME", "OTEL_TRACES_EXPORTER", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_SDK_DISABLED"})
+    ::unsetenv(v);
+  CHECK(on);
+  CHECK(named_on);
+  CHECK_FALSE(off_on);
+  CHECK(cfg.service_name == "env-service");
+  CHECK(named.service_name == "explicit");  // the config's own value wins
+  REQUIRE(cfg.exporter);                    // `none`: the discard exporter, so spans count as exported
+  beeline::tracer tr(cfg);
+  { beeline::span root = tr.start_trace("discarded"); }
+  REQUIRE(tr.flush_sync(std::chrono::seconds(10)).complete);
+  CHECK(tr.stats().exported == 1);
+  REQUIRE(log.size() == 2);  // the malformed batch size, once per call that read it
+  CHECK(log[0].find("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") != std::string::npos);
+}

@@ -110,7 +110,7 @@ TEST_CASE(
         found.clear();
         for (auto trace : traces_of(j, "http_server", parser, body))
           for (auto s : trace["spans"].get_array())
-            if (str(s["operationName"]) == "request") found.insert(tags_of(s)["request_id"]);
+            if (tags_of(s)["span.kind"] == "server") found.insert(tags_of(s)["request_id"]);
         return found.size() >= answered.size();
       },
       15s);
@@ -128,7 +128,7 @@ TEST_CASE(
         std::string parent;
         for (auto ref : s["references"].get_array())
           if (str(ref["refType"]) == "CHILD_OF") parent = str(ref["spanID"]);
-        CHECK(name_of[parent] == "request");
+        CHECK(name_of[parent] == "GET");  // the request's server span, named as OpenTelemetry names it
         CHECK(tags_of(s)["db.table"] == "users");
       }
   }
@@ -168,7 +168,7 @@ TEST_CASE("jaeger: two_services' frontend and backend spans form one trace in Ja
     REQUIRE(complete);
     // name -> (service, span id, parent id, span.kind)
     struct seen {
-      std::string service, id, parent, kind;
+      std::string service, id, parent, kind, name, method;
     };
     std::map<std::string, seen> spans;
     for (auto s : trace["spans"].get_array()) {
@@ -178,19 +178,24 @@ TEST_CASE("jaeger: two_services' frontend and backend spans form one trace in Ja
       for (auto ref : s["references"].get_array())
         if (str(ref["refType"]) == "CHILD_OF") v.parent = str(ref["spanID"]);
       v.kind = tags_of(s)["span.kind"];
-      spans[v.service + "/" + str(s["operationName"])] = v;
+      v.name = str(s["operationName"]);
+      v.method = tags_of(s)["http.request.method"];
+      // The HTTP spans are named `METHOD` (OpenTelemetry's name without a route): told apart by kind.
+      spans[v.service + "/" + (v.kind == "internal" || v.kind.empty() ? v.name : v.kind)] = v;
     }
     REQUIRE(spans.size() == 4);
-    REQUIRE(spans.count("frontend/request"));
-    REQUIRE(spans.count("frontend/GET"));
-    REQUIRE(spans.count("backend/request"));
+    REQUIRE(spans.count("frontend/server"));
+    REQUIRE(spans.count("frontend/client"));
+    REQUIRE(spans.count("backend/server"));
     REQUIRE(spans.count("backend/compute_price"));
-    CHECK(spans["frontend/request"].parent.empty());
-    CHECK(spans["frontend/GET"].parent == spans["frontend/request"].id);
-    CHECK(spans["backend/request"].parent == spans["frontend/GET"].id);
-    CHECK(spans["backend/compute_price"].parent == spans["backend/request"].id);
-    CHECK(spans["frontend/request"].kind == "server");
-    CHECK(spans["frontend/GET"].kind == "client");
-    CHECK(spans["backend/request"].kind == "server");
+    CHECK(spans["frontend/server"].parent.empty());
+    CHECK(spans["frontend/client"].parent == spans["frontend/server"].id);
+    CHECK(spans["backend/server"].parent == spans["frontend/client"].id);
+    CHECK(spans["backend/compute_price"].parent == spans["backend/server"].id);
+    for (const char* http_span : {"frontend/server", "frontend/client", "backend/server"}) {
+      CAPTURE(http_span);
+      CHECK(spans[http_span].name == "GET");
+      CHECK(spans[http_span].method == "GET");  // http.request.method, not the Beeline's request.method
+    }
   }
 }

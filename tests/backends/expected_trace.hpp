@@ -105,6 +105,12 @@ inline sent_trace send_test_trace(tracer& t) {
     w.events.push_back({"cache.miss",
                         {{"cache.key", R"({"stringValue":"user:1"})"}, {"cache.size", R"({"intValue":"7"})"}},
                         {{"cache.key", R"("user:1")"}, {"cache.size", "7"}}});
+    // OpenTelemetry's exception event for the recorded exception, stamped at the span's end.
+    w.events.push_back(
+        {"exception",
+         {{"exception.type", R"({"stringValue":"std::runtime_error"})"},
+          {"exception.message", R"({"stringValue":"db down"})"}},
+         {{"exception.type", R"("std::runtime_error")"}, {"exception.message", R"("db down")"}}});
     w.links.push_back({linked_trace, linked_span, {{"link.reason", R"({"stringValue":"retry"})"}}});
     {
       span publish = start_span("publish", {{"span.kind", "producer"}, {"status_code", 1}});
