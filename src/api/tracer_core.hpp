@@ -196,7 +196,11 @@ class tracer_core final : private beeline::export_listener {
   mutable std::mutex collectors_mutex_;
   std::vector<thread_collector*> collectors_;  // guarded by collectors_mutex_
   std::size_t ring_budget_left_ = 0;           // guarded: queue capacity not yet taken by a ring
-  std::uint64_t retired_enqueued_ = 0;         // guarded: spans pushed into collectors since retired
+  // `ring_budget_left_ == 0`, readable without the lock: a thread whose ring is full then drops the span
+  // without taking the registry lock (no lock and no system call per span under overload). Written under the
+  // lock whenever the budget changes, which is rare.
+  std::atomic<bool> ring_budget_gone_{false};
+  std::uint64_t retired_enqueued_ = 0;  // guarded: spans pushed into collectors since retired
   std::size_t min_ring_ = 0;
   std::uint64_t fast_ticks_ = 0;  // a thread that finishes `rate_mark` spans within this many ticks is fast
   struct pass_ring {
