@@ -46,8 +46,9 @@ std::atomic<std::uint64_t> next_tracer_id{1};
 // Records and trace states move between a thread's cache and the shared pools this many at a time.
 constexpr std::uint32_t cache_refill = 32;
 constexpr std::uint32_t cache_max = 256;  // past this a thread's cache gives half back
-// Records the worker holds for a thread that has not taken them.
-constexpr std::uint64_t max_returned = 1 << 16;
+// Records the worker holds for a thread that has not taken them; past this they go to the shared pool, so a
+// thread that stops making spans after a burst (or only finishes spans others started) cannot hoard them.
+constexpr std::uint64_t max_returned = 16 * cache_max;
 // Every this many spans a thread checks its rate; a fast thread wakes a sleeping worker (see `finish`).
 constexpr std::uint64_t rate_mark = 64;
 
@@ -453,7 +454,10 @@ void tracer_core::calibrate_clock() noexcept {
 trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
   thread_collector* c = collector();
   trace_state* t = c ? take_trace(*c) : traces_.pop();
-  if (!t) return nullptr;
+  if (!t) [[unlikely]] {  // the pool is at its bound: no span is made, and that is counted
+    counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   try {
     if (upstream && !upstream->trace_id.empty()) {
       assign(t->trace_id_text, std::string_view(upstream->trace_id).substr(0, max_upstream_id_bytes));
@@ -487,6 +491,7 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
     }
   } catch (...) {
     traces_.push(t);
+    counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);  // out of memory for its fields
     return nullptr;
   }
   if (cfg_.trace_sampler) {
@@ -521,7 +526,10 @@ void tracer_core::release_trace(trace_state* t, std::uint32_t n, std::uint32_t* 
 span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept {
   thread_collector* c = collector();
   span_record* rec = c ? take_record(*c) : records_.pop();
-  if (!rec) return nullptr;
+  if (!rec) [[unlikely]] {  // as for trace states in `new_trace`
+    counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   reset_record(*rec);  // records come back from the worker as they were exported
   trace->refs.fetch_add(1, std::memory_order_relaxed);
   rec->trace = trace;
@@ -1240,6 +1248,7 @@ beeline::stats tracer_core::snapshot() const noexcept {
   s.invalid_utf8_values = get(counters_.invalid_utf8_values);
   s.spans_outside_trace = get(counters_.spans_outside_trace);
   s.context_outside_span = get(counters_.context_outside_span);
+  s.spans_not_started = get(counters_.spans_not_started);
   s.out_of_order_finishes = get(counters_.out_of_order_finishes);
   return s;
 }

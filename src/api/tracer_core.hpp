@@ -45,6 +45,7 @@ struct counters {
   std::atomic<std::uint64_t> invalid_utf8_values{0};
   std::atomic<std::uint64_t> spans_outside_trace{0};
   std::atomic<std::uint64_t> context_outside_span{0};
+  std::atomic<std::uint64_t> spans_not_started{0};
   std::atomic<std::uint64_t> out_of_order_finishes{0};
 };
 
