@@ -21,10 +21,11 @@ struct stats {
   /// fields refused: past `config::max_fields_per_span` or `max_span_bytes`, or a key that cutting to
   /// `config::max_key_bytes` would make empty, one of the tracer's own, or another field's
   std::uint64_t dropped_fields = 0;
-  std::uint64_t invalid_json_values = 0;    ///< `raw_json` values that were not valid JSON (sent as null)
-  std::uint64_t invalid_utf8_values = 0;    ///< strings with invalid UTF-8 (bad bytes sent as U+FFFD)
-  std::uint64_t spans_outside_trace = 0;    ///< `start_span` calls with no active trace (no span made)
-  std::uint64_t context_outside_span = 0;   ///< `add_context` calls with no current span (nothing added)
+  std::uint64_t invalid_json_values = 0;   ///< `raw_json` values that were not valid JSON (sent as null)
+  std::uint64_t invalid_utf8_values = 0;   ///< strings with invalid UTF-8 (bad bytes sent as U+FFFD)
+  std::uint64_t spans_outside_trace = 0;   ///< `start_span` calls with no active trace (no span made)
+  std::uint64_t context_outside_span = 0;  ///< `add_context` calls with no current span (nothing added)
+  std::uint64_t spans_not_started = 0;  ///< spans refused: every record or trace state in use (memory bound)
   std::uint64_t out_of_order_finishes = 0;  ///< spans finished while a span started after them was open
 
   /// Every span or event that was not exported, whatever the reason.

@@ -1,5 +1,7 @@
 #include "api/otel_env.hpp"
 
+#include "core/percent.hpp"
+
 #include "export/ca_file.hpp"
 #include "export/http_client.hpp"
 
@@ -38,29 +40,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && lower(a) == lower(b);
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding as the W3C Baggage format (which these variables use) asks; false for a `%` without two
-// hex digits after it.
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (in.size() - i < 3 || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) return false;
-    out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
-    i += 2;
-  }
-  return true;
-}
-
 // `key=value,key=value` with percent-encoded keys and values (OTEL_RESOURCE_ATTRIBUTES, OTEL_*_HEADERS). Each
 // bad member is named in `bad`.
 std::vector<std::pair<std::string, std::string>> parse_pairs(std::string_view text,
@@ -74,8 +53,8 @@ std::vector<std::pair<std::string, std::string>> parse_pairs(std::string_view te
     if (member.empty()) continue;
     const std::size_t eq = member.find('=');
     std::string key, value;
-    if (eq == std::string_view::npos || !percent_decode(trim(member.substr(0, eq)), key) ||
-        trim(key).empty() || !percent_decode(trim(member.substr(eq + 1)), value)) {
+    if (eq == std::string_view::npos || !detail::decode_uri_component(trim(member.substr(0, eq)), key) ||
+        trim(key).empty() || !detail::decode_uri_component(trim(member.substr(eq + 1)), value)) {
       // Named by its key only: values (API keys in headers) must not reach the log.
       bad.push_back(eq == std::string_view::npos ? std::string("a member without '='")
                                                  : "'" + std::string(trim(member.substr(0, eq))) + "=...'");

@@ -33,9 +33,13 @@ struct thread_collector {
 
   // ---- the owner thread writes these; the worker reads only `tail` ----
   alignas(64) std::atomic<std::uint64_t> tail{0};  // records pushed, ever
-  std::uint64_t head_seen = 0;                     // `head` as last read by the owner
-  std::uint64_t woke_at = 0;                       // `tail` when the owner last asked the worker to come
-  std::uint64_t mark_tail = 0;                     // `tail` and the tick clock at the last rate mark
+  // True from just before `finish` publishes a record until its last use of the tracer: once published, the
+  // record (and with it the trace's reference to the tracer) belongs to the worker, so a tracer being
+  // destroyed waits for this to be false before it frees what `finish` still reads.
+  std::atomic<bool> in_finish{false};
+  std::uint64_t head_seen = 0;  // `head` as last read by the owner
+  std::uint64_t woke_at = 0;    // `tail` when the owner last asked the worker to come
+  std::uint64_t mark_tail = 0;  // `tail` and the tick clock at the last rate mark
   std::uint64_t mark_ticks = 0;
   std::uint32_t free_records = 0;  // local free list: pool index + 1, linked by pool_next
   std::uint32_t free_record_count = 0;

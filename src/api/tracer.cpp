@@ -46,8 +46,9 @@ std::atomic<std::uint64_t> next_tracer_id{1};
 // Records and trace states move between a thread's cache and the shared pools this many at a time.
 constexpr std::uint32_t cache_refill = 32;
 constexpr std::uint32_t cache_max = 256;  // past this a thread's cache gives half back
-// Records the worker holds for a thread that has not taken them.
-constexpr std::uint64_t max_returned = 1 << 16;
+// Records the worker holds for a thread that has not taken them; past this they go to the shared pool, so a
+// thread that stops making spans after a burst (or only finishes spans others started) cannot hoard them.
+constexpr std::uint64_t max_returned = 16 * cache_max;
 // Every this many spans a thread checks its rate; a fast thread wakes a sleeping worker (see `finish`).
 constexpr std::uint64_t rate_mark = 64;
 
@@ -158,6 +159,10 @@ tracer_core::~tracer_core() {
   // Every ring is empty (each queued record held a reference to this core). Threads still holding a
   // collector see it is orphaned at their next lookup or at their exit.
   for (thread_collector* c : collectors_) {
+    // A thread may still be between publishing its last span (which the worker has processed, releasing
+    // the last trace reference) and its last read of this core: wait for it to leave `finish`.
+    while (c->in_finish.load(std::memory_order_acquire))
+      std::this_thread::yield();
     {
       std::lock_guard lk(c->life);
       c->core_alive = false;
@@ -206,6 +211,7 @@ thread_collector* tracer_core::make_collector() noexcept {
       const std::size_t taken = std::min(capacity, ring_budget_left_);
       c = std::make_unique<thread_collector>(this, capacity, taken);
       ring_budget_left_ -= taken;
+      ring_budget_gone_.store(ring_budget_left_ == 0, std::memory_order_relaxed);
       collectors_.push_back(c.get());
     }
     t.entries.emplace_back(id_, c.get());
@@ -278,6 +284,7 @@ void tracer_core::retire_collectors() noexcept {
     }
     retired_enqueued_ += c->tail.load(std::memory_order_relaxed);
     ring_budget_left_ += c->budget;
+    ring_budget_gone_.store(ring_budget_left_ == 0, std::memory_order_relaxed);
     it = collectors_.erase(it);
     c->release();
   }
@@ -356,6 +363,7 @@ trace_state* tracer_core::take_trace(thread_collector& c) noexcept {
 }
 
 bool tracer_core::grow_ring(thread_collector& c) noexcept {
+  if (ring_budget_gone_.load(std::memory_order_relaxed)) return false;
   try {
     std::lock_guard lk(collectors_mutex_);
     // Double the ring's limit, or take what is left of the queue capacity: the whole capacity can be used,
@@ -376,6 +384,7 @@ bool tracer_core::grow_ring(thread_collector& c) noexcept {
     }
     c.limit = limit;
     ring_budget_left_ -= more;
+    ring_budget_gone_.store(ring_budget_left_ == 0, std::memory_order_relaxed);
     c.budget += more;
     return true;
   } catch (...) {
@@ -445,7 +454,10 @@ void tracer_core::calibrate_clock() noexcept {
 trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
   thread_collector* c = collector();
   trace_state* t = c ? take_trace(*c) : traces_.pop();
-  if (!t) return nullptr;
+  if (!t) [[unlikely]] {  // the pool is at its bound: no span is made, and that is counted
+    counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   try {
     if (upstream && !upstream->trace_id.empty()) {
       assign(t->trace_id_text, std::string_view(upstream->trace_id).substr(0, max_upstream_id_bytes));
@@ -479,6 +491,7 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
     }
   } catch (...) {
     traces_.push(t);
+    counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);  // out of memory for its fields
     return nullptr;
   }
   if (cfg_.trace_sampler) {
@@ -513,7 +526,10 @@ void tracer_core::release_trace(trace_state* t, std::uint32_t n, std::uint32_t* 
 span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept {
   thread_collector* c = collector();
   span_record* rec = c ? take_record(*c) : records_.pop();
-  if (!rec) return nullptr;
+  if (!rec) [[unlikely]] {  // as for trace states in `new_trace`
+    counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   reset_record(*rec);  // records come back from the worker as they were exported
   trace->refs.fetch_add(1, std::memory_order_relaxed);
   rec->trace = trace;
@@ -656,11 +672,13 @@ void tracer_core::finish(span_record* rec) noexcept {
   }
   rec->finished_on = c;
   c->cells[t & c->mask] = rec;
+  c->in_finish.store(true, std::memory_order_relaxed);  // ordered before the tail by its seq_cst store
   // seq_cst: a producer that re-checks "stopped" after pushing must not miss the final drain (and the
   // drain must see this push).
   c->tail.store(t + 1, std::memory_order_seq_cst);
   if (stopped_.load(std::memory_order_seq_cst)) [[unlikely]] {
     drain_after_stop(*c);
+    c->in_finish.store(false, std::memory_order_release);
     return;
   }
   // A thread finishing spans fast calls a sleeping worker every `rate_mark` spans (one futex wake when it
@@ -682,6 +700,7 @@ void tracer_core::finish(span_record* rec) noexcept {
       request_work();
     }
   }
+  c->in_finish.store(false, std::memory_order_release);  // the tracer may go now
 }
 
 void tracer_core::finish_overflow(span_record* rec) noexcept {
@@ -948,13 +967,14 @@ void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_reco
   }
   const std::size_t overflow_end = overflow_.enqueue_position();
   span_record* rec;
-  bool overflow_busy = false;
+  // Everything pushed before the pass started belongs to it: a flush that started before a push must see it
+  // exported. A slot that does not pop yet is a producer mid-push; wait for it (rare: the overflow queue
+  // serves only threads whose thread-local objects are being destroyed).
   while (overflow_.dequeue_position() < overflow_end) {
-    if (!overflow_.try_pop(rec)) {
-      overflow_busy = true;  // a producer is mid-push
-      break;
-    }
-    all.push_back(rec);
+    if (overflow_.try_pop(rec))
+      all.push_back(rec);
+    else
+      std::this_thread::yield();
   }
   std::size_t next_ring = 0;  // the first ring whose cells are not all processed yet
   for (std::size_t i = 0; i < all.size(); i += cfg_.batch_size) {
@@ -979,7 +999,6 @@ void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_reco
   }
   pass_done_.store(pass, std::memory_order_release);
   complete_waiters(false);
-  if (overflow_busy) std::this_thread::yield();  // give the pushing producer the core
 }
 
 void tracer_core::complete_waiters(bool final) {
@@ -1229,6 +1248,7 @@ beeline::stats tracer_core::snapshot() const noexcept {
   s.invalid_utf8_values = get(counters_.invalid_utf8_values);
   s.spans_outside_trace = get(counters_.spans_outside_trace);
   s.context_outside_span = get(counters_.context_outside_span);
+  s.spans_not_started = get(counters_.spans_not_started);
   s.out_of_order_finishes = get(counters_.out_of_order_finishes);
   return s;
 }

@@ -45,6 +45,7 @@ struct counters {
   std::atomic<std::uint64_t> invalid_utf8_values{0};
   std::atomic<std::uint64_t> spans_outside_trace{0};
   std::atomic<std::uint64_t> context_outside_span{0};
+  std::atomic<std::uint64_t> spans_not_started{0};
   std::atomic<std::uint64_t> out_of_order_finishes{0};
 };
 
@@ -196,7 +197,11 @@ class tracer_core final : private beeline::export_listener {
   mutable std::mutex collectors_mutex_;
   std::vector<thread_collector*> collectors_;  // guarded by collectors_mutex_
   std::size_t ring_budget_left_ = 0;           // guarded: queue capacity not yet taken by a ring
-  std::uint64_t retired_enqueued_ = 0;         // guarded: spans pushed into collectors since retired
+  // `ring_budget_left_ == 0`, readable without the lock: a thread whose ring is full then drops the span
+  // without taking the registry lock (no lock and no system call per span under overload). Written under the
+  // lock whenever the budget changes, which is rare.
+  std::atomic<bool> ring_budget_gone_{false};
+  std::uint64_t retired_enqueued_ = 0;  // guarded: spans pushed into collectors since retired
   std::size_t min_ring_ = 0;
   std::uint64_t fast_ticks_ = 0;  // a thread that finishes `rate_mark` spans within this many ticks is fast
   struct pass_ring {

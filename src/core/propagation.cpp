@@ -3,6 +3,7 @@
 #include <beeline/propagation.hpp>
 
 #include "core/json.hpp"
+#include "core/percent.hpp"
 
 #include <simdjson.h>
 
@@ -257,6 +258,10 @@ bool has_control(std::string_view s) noexcept {
   return false;
 }
 
+}  // namespace
+
+namespace detail {
+
 // False for a `%` not followed by two hex digits, or a result that is not UTF-8 (decodeURIComponent throws).
 bool decode_uri_component(std::string_view in, std::string& out) {
   out.clear();
@@ -274,6 +279,10 @@ bool decode_uri_component(std::string_view in, std::string& out) {
   }
   return valid_utf8(out);
 }
+
+}  // namespace detail
+
+namespace {
 
 // ---- the Honeycomb context: trace fields as one JSON object ----
 
@@ -525,7 +534,7 @@ std::optional<trace_context> unmarshal(std::string_view value, bool propagate_da
   bool dataset_dropped = false;
   if (propagate_dataset && has_dataset) {
     std::string decoded;
-    if (!decode_uri_component(dataset, decoded) || has_control(decoded))
+    if (!detail::decode_uri_component(dataset, decoded) || has_control(decoded))
       return reject(f, reject_reason::invalid_encoding);
     if (decoded.size() > max_id_bytes) {
       dataset_dropped = true;  // counted once the header is accepted; the trace continues in our dataset
@@ -1018,7 +1027,8 @@ field_list unmarshal(std::string_view list) {
       return;
     }
     const std::string_view v = trim(pair.substr(eq + 1));
-    if (has_control(k) || has_control(v) || !decode_uri_component(k, key) || !decode_uri_component(v, text)) {
+    if (has_control(k) || has_control(v) || !detail::decode_uri_component(k, key) ||
+        !detail::decode_uri_component(v, text)) {
       reject(f, reject_reason::invalid_encoding);
       return;
     }

@@ -4,6 +4,7 @@
 #include <beeline/beeline.hpp>
 #include <beeline/http_exporter.hpp>
 
+#include "export/otlp_decode.hpp"
 #include "export_net/loopback_server.hpp"
 
 #include <simdjson.h>
@@ -21,29 +22,15 @@ using beeline::test::reply;
 
 namespace {
 
-std::string run(const std::string& command, int& status) {
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;)
-    out.append(buf, n);
-  status = pclose(pipe);
-  return out;
-}
-
 // The request body as the official schema reads it, in OTLP/JSON form.
 std::string decode_traces(std::string_view body) {
   int status = 0;
-  std::string python = run("sh '" BEELINE_OTLP_PYTHON_SETUP "'", status);
-  REQUIRE(status == 0);
-  while (!python.empty() && python.back() == '\n')
-    python.pop_back();
   const auto file = std::filesystem::temp_directory_path() /
                     ("beeline-otlp-body-" + std::to_string(std::random_device{}()) + ".pb");
-  std::ofstream(file, std::ios::binary).write(body.data(), static_cast<std::streamsize>(body.size()));
-  std::string decoded =
-      run(python + " '" BEELINE_OTLP_PROTO_DECODE "' decode traces '" + file.string() + "'", status);
+  beeline::test::write_file(file, body);
+  std::string decoded = beeline::test::run(
+      beeline::test::python() + " '" BEELINE_OTLP_PROTO_DECODE "' decode traces '" + file.string() + "'",
+      status);
   std::filesystem::remove(file);
   REQUIRE(status == 0);
   return decoded;
