@@ -22,9 +22,7 @@ namespace detail {
 // Names a new record, gives it its fields and makes it the innermost open span of `s`: the last steps of both
 // start_trace and start_span.
 span open_span(tracer_core& core, span_record* rec, slot& s, std::string_view name, fields f) noexcept {
-  core.set(*rec, "name", name);
-  for (const field& fl : f)
-    core.set(*rec, fl.key, fl.value);
+  core.set_start(*rec, name, std::span<const field>(f.begin(), f.size()));
   push_span(s, rec);
   return span_access::make(rec);
 }

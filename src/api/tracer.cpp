@@ -478,7 +478,7 @@ trace_state* tracer_core::new_trace(const trace_context* upstream) noexcept {
     }
     // Fields may come without ids (W3C baggage alone): the new trace starts with them.
     if (upstream && !upstream->fields.empty()) {
-      auto* node = new trace_fields_node{upstream->fields, nullptr, 0};
+      auto* node = new trace_fields_node{upstream->fields, nullptr, 0, 0, {}};
       if (node->fields.size() > cfg_.max_fields_per_span) {
         counters_.dropped_fields.fetch_add(node->fields.size() - cfg_.max_fields_per_span,
                                            std::memory_order_relaxed);

@@ -71,6 +71,10 @@ class tracer_core final : private beeline::export_listener {
   /// Adds or replaces a field with this tracer's limits.
   void set(span_record& rec, std::string_view key, field_value v) noexcept;
   void set(span_record& rec, std::span<const field> f) noexcept;
+  /// A span's name and its fields at its start.
+  void set_start(span_record& rec, std::string_view name, std::span<const field> f) noexcept {
+    set_named_fields(rec, name, f, limits_, field_counters_);
+  }
   bool remove(span_record& rec, std::string_view key) noexcept { return remove_field(rec, key, limits_); }
   /// Adds a span event (now) or a link, with this tracer's limits.
   void annotate(span_record& rec, bool is_link, std::string_view name, std::string_view trace_id,

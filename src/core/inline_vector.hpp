@@ -52,6 +52,18 @@ class inline_vector {
                n * sizeof(T));
     size_ += n;
   }
+  /// Room for `n` more elements without growing.
+  bool fits(std::size_t n) const noexcept { return n <= capacity_ - size_; }
+  /// Appends n elements that `fits`; returns where they went.
+  T* append_unchecked(const T* p, std::size_t n) noexcept {
+    T* at = data_ + size_;
+    copy_bytes(reinterpret_cast<unsigned char*>(at), reinterpret_cast<const unsigned char*>(p),
+               n * sizeof(T));
+    size_ += n;
+    return at;
+  }
+  /// Appends one default element when one `fits`, and returns it.
+  T& emplace_back_unchecked() noexcept { return data_[size_++]; }
   void pop_back() noexcept { --size_; }
   void erase(std::size_t i) noexcept {
     std::memmove(data_ + i, data_ + i + 1, (size_ - i - 1) * sizeof(T));
@@ -69,11 +81,13 @@ class inline_vector {
   }
 
  private:
-  // Most appends are a key or a short value: from 4 to 32 bytes are copied as two overlapping blocks, in
+  // Most appends are a key or a short value: from 4 to 64 bytes are copied as two overlapping blocks, in
   // line, instead of through a call to memcpy.
   static void copy_bytes(unsigned char* to, const unsigned char* from, std::size_t n) noexcept {
     if (n > 16 && n <= 32)
       copy_ends<16>(to, from, n);
+    else if (n > 32 && n <= 64)
+      copy_ends<32>(to, from, n);
     else if (n >= 8 && n <= 16)
       copy_ends<8>(to, from, n);
     else if (n >= 4 && n < 8)

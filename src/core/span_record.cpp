@@ -162,6 +162,48 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
   }
 }
 
+// The common case of a field, in line: a new key (the filter says it is absent), within the key bound and not
+// reserved; a number, or a string within the value bound; room for the key and the text in the record's
+// storage as it is, without growing. Returns false, having changed nothing, for anything else, which
+// `set_field_impl` handles.
+[[gnu::always_inline]] inline bool add_new_field(span_record& r, std::string_view key, const field_value& v,
+                                                 const field_limits& limits) noexcept {
+  if (key.size() > limits.max_key_bytes || key.empty() || is_reserved_key(key)) return false;
+  const span_record::key_slot slot = span_record::slot_of(key);
+  if (r.may_hold(slot)) return false;
+  const std::size_t count = r.fields.size();
+  if (count >= limits.max_fields || !r.fields.fits(1)) return false;
+  const value_kind kind = v.kind();
+  const bool text = kind == value_kind::string || kind == value_kind::json;
+  const std::string_view s = text ? v.as_string() : std::string_view{};
+  const std::size_t need = key.size() + s.size();
+  const std::size_t used = r.arena.size();
+  if (s.size() > limits.max_value_bytes || !r.arena.fits(need) ||
+      used + need > std::min<std::size_t>(limits.max_span_bytes, std::numeric_limits<std::uint32_t>::max()))
+    return false;
+  stored_field& f = r.fields.emplace_back_unchecked();
+  f.key_off = static_cast<std::uint32_t>(used);
+  f.key_len = static_cast<std::uint32_t>(key.size());
+  r.arena.append_unchecked(key.data(), key.size());
+  f.str_off = static_cast<std::uint32_t>(used + key.size());
+  f.str_len = static_cast<std::uint32_t>(s.size());
+  if (text) r.arena.append_unchecked(s.data(), s.size());
+  f.cut_key_hash = 0;
+  f.kind = kind;
+  switch (kind) {
+    case value_kind::boolean:
+      f.num.b = v.as_bool();
+      break;
+    case value_kind::floating:
+      f.num.d = v.as_double();
+      break;
+    default:
+      f.num.i = v.as_int();  // 0 unless an integer
+  }
+  r.note_key(slot);
+  return true;
+}
+
 }  // namespace
 
 void add_annotation(span_record& r, bool is_link, std::string_view name, std::uint64_t ticks,
@@ -216,18 +258,25 @@ void add_annotation(span_record& r, bool is_link, std::string_view name, std::ui
 
 void set_field(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                const field_counters& counters) noexcept {
-  set_field_impl(r, key, v, limits, counters, true);
+  if (!add_new_field(r, key, v, limits)) set_field_impl(r, key, v, limits, counters, true);
 }
 
 void set_fields(span_record& r, std::span<const field> f, const field_limits& limits,
                 const field_counters& counters) noexcept {
   for (const field& fl : f)
-    set_field_impl(r, fl.key, fl.value, limits, counters, true);
+    if (!add_new_field(r, fl.key, fl.value, limits))
+      set_field_impl(r, fl.key, fl.value, limits, counters, true);
+}
+
+void set_named_fields(span_record& r, std::string_view name, std::span<const field> f,
+                      const field_limits& limits, const field_counters& counters) noexcept {
+  set_field(r, "name", name, limits, counters);
+  set_fields(r, f, limits, counters);
 }
 
 void set_field_if_absent(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                          const field_counters& counters) noexcept {
-  set_field_impl(r, key, v, limits, counters, false);
+  if (!add_new_field(r, key, v, limits)) set_field_impl(r, key, v, limits, counters, false);
 }
 
 bool remove_field(span_record& r, std::string_view key, const field_limits& limits) noexcept {

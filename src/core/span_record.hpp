@@ -71,7 +71,7 @@ struct stored_annotation {
 };
 
 /// Shared by every span of one trace in this process.
-struct trace_state {
+struct alignas(64) trace_state {
   std::uint32_t pool_index = 0;
   std::atomic<std::uint32_t> pool_next{0};
   std::atomic<std::uint32_t> refs{0};
@@ -104,7 +104,7 @@ inline constexpr std::uint64_t generation_of(std::uint64_t state) noexcept {
 }
 
 /// A span from start to export.
-struct span_record {
+struct alignas(64) span_record {
   std::uint32_t pool_index = 0;
   std::atomic<std::uint32_t> pool_next{0};
   std::atomic<std::uint64_t> state{0};
@@ -197,6 +197,9 @@ void set_field(span_record& r, std::string_view key, field_value v, const field_
 /// `set_field` for each field in order, in one call.
 void set_fields(span_record& r, std::span<const field> f, const field_limits& limits,
                 const field_counters& counters) noexcept;
+/// `set_field(r, "name", name)`, then `set_fields(r, f)`: a span's fields at its start, in one call.
+void set_named_fields(span_record& r, std::string_view name, std::span<const field> f,
+                      const field_limits& limits, const field_counters& counters) noexcept;
 /// Adds the field only if the key is absent.
 void set_field_if_absent(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                          const field_counters& counters) noexcept;

@@ -126,6 +126,41 @@ TEST_CASE("span_record: set_field stores every kind in insertion order", "[span_
   CHECK(fx.dropped == 0);
 }
 
+TEST_CASE("span_record: keys and values of every length up to past the inline storage come back intact",
+          "[span_record]") {
+  // New fields are copied in line for short texts (several block sizes) and through the general path once the
+  // record's inline storage is full: every length, on both sides of each boundary, must read back the same.
+  fixture fx;
+  std::vector<std::string> keys, values;
+  for (std::size_t n = 1; n <= 80; ++n) {
+    keys.push_back("k" + std::string(n - 1, static_cast<char>('a' + n % 26)));
+    values.push_back(std::string(n, static_cast<char>('A' + n % 26)) + std::to_string(n));
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    fx.set(keys[i], values[i]);
+  REQUIRE(fx.rec.fields.size() == keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    INFO("field " << i);
+    CHECK(fx.rec.key(fx.rec.fields[i]) == keys[i]);
+    CHECK(fx.get(keys[i]) == field_value(values[i]));
+  }
+}
+
+TEST_CASE("span_record: set_named_fields names the span, then sets the fields in order, later keys winning",
+          "[span_record]") {
+  fixture fx(4, 8);
+  const std::vector<beeline::field> f{{"a", 1},   {"b", true},           {"a", "again"}, {"name", "renamed"},
+                                      {"c", 2.5}, {"long", "123456789"}, {"d", 4},       {"e", 5}};
+  set_named_fields(fx.rec, "op", f, fx.limits, fx.counters);
+  CHECK(fx.keys() == std::vector<std::string>{"name", "a", "b", "c"});
+  CHECK(fx.get("name") == field_value("renamed"));
+  CHECK(fx.get("a") == field_value("again"));
+  CHECK(fx.get("b") == field_value(true));
+  CHECK(fx.get("c") == field_value(2.5));
+  CHECK(fx.dropped == 3);    // long, d and e: past the limit of four fields
+  CHECK(fx.truncated == 0);  // "long" was refused before its value was looked at
+}
+
 TEST_CASE("span_record: set_field copies strings into the record", "[span_record]") {
   fixture fx;
   std::string key = "dynamic.key";
