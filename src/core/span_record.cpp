@@ -74,20 +74,29 @@ std::uint32_t append(inline_vector<char, 384>& arena, std::string_view s) {
   return off;
 }
 
+// The number a value carries, in the field's union: its bool, integer or double (0 for the other kinds).
+[[gnu::always_inline]] inline void store_number(stored_field& f, const field_value& v) {
+  switch (v.kind()) {
+    case value_kind::boolean:
+      f.num.b = v.as_bool();
+      break;
+    case value_kind::floating:
+      f.num.d = v.as_double();
+      break;
+    default:
+      f.num.i = v.as_int();  // 0 unless an integer
+  }
+}
+
 [[gnu::always_inline]] inline void store_value(span_record& r, stored_field& f, field_value v,
                                                const field_limits& limits, const field_counters& counters) {
   f.kind = v.kind();
   switch (v.kind()) {
     case value_kind::null:
-      break;
     case value_kind::boolean:
-      f.num.b = v.as_bool();
-      break;
     case value_kind::integer:
-      f.num.i = v.as_int();
-      break;
     case value_kind::floating:
-      f.num.d = v.as_double();
+      store_number(f, v);
       break;
     case value_kind::json:
       if (v.as_string().size() > std::min(limits.max_value_bytes, arena_room(r, limits))) {
@@ -190,16 +199,7 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
   if (text) r.arena.append_unchecked(s.data(), s.size());
   f.cut_key_hash = 0;
   f.kind = kind;
-  switch (kind) {
-    case value_kind::boolean:
-      f.num.b = v.as_bool();
-      break;
-    case value_kind::floating:
-      f.num.d = v.as_double();
-      break;
-    default:
-      f.num.i = v.as_int();  // 0 unless an integer
-  }
+  store_number(f, v);
   r.note_key(slot);
   return true;
 }
