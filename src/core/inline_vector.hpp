@@ -54,13 +54,11 @@ class inline_vector {
   }
   /// Room for `n` more elements without growing.
   bool fits(std::size_t n) const noexcept { return n <= capacity_ - size_; }
-  /// Appends n elements that `fits`; returns where they went.
-  T* append_unchecked(const T* p, std::size_t n) noexcept {
-    T* at = data_ + size_;
-    copy_bytes(reinterpret_cast<unsigned char*>(at), reinterpret_cast<const unsigned char*>(p),
+  /// Appends n elements that `fits`.
+  void append_unchecked(const T* p, std::size_t n) noexcept {
+    copy_bytes(reinterpret_cast<unsigned char*>(data_ + size_), reinterpret_cast<const unsigned char*>(p),
                n * sizeof(T));
     size_ += n;
-    return at;
   }
   /// Appends one default element when one `fits`, and returns it.
   T& emplace_back_unchecked() noexcept { return data_[size_++]; }

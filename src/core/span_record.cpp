@@ -180,16 +180,13 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
   if (key.size() > limits.max_key_bytes || key.empty() || is_reserved_key(key)) return false;
   const span_record::key_slot slot = span_record::slot_of(key);
   if (r.may_hold(slot)) return false;
-  const std::size_t count = r.fields.size();
-  if (count >= limits.max_fields || !r.fields.fits(1)) return false;
+  if (r.fields.size() >= limits.max_fields || !r.fields.fits(1)) return false;
   const value_kind kind = v.kind();
   const bool text = kind == value_kind::string || kind == value_kind::json;
   const std::string_view s = text ? v.as_string() : std::string_view{};
   const std::size_t need = key.size() + s.size();
+  if (s.size() > limits.max_value_bytes || !r.arena.fits(need) || need > arena_room(r, limits)) return false;
   const std::size_t used = r.arena.size();
-  if (s.size() > limits.max_value_bytes || !r.arena.fits(need) ||
-      used + need > std::min<std::size_t>(limits.max_span_bytes, std::numeric_limits<std::uint32_t>::max()))
-    return false;
   stored_field& f = r.fields.emplace_back_unchecked();
   f.key_off = static_cast<std::uint32_t>(used);
   f.key_len = static_cast<std::uint32_t>(key.size());
