@@ -9,6 +9,10 @@
 //             passes: a histogram, not a mean;
 //   fields    spans of 0, 3, 10 and 30 fields: time and heap calls (malloc, calloc, realloc and operator
 //             new, on every thread) per million spans after a warm-up.
+//   cores'    a cache line passed back and forth between threads on CPU 0 and CPU 1, at the start and at the
+//             end: on a virtual machine the host may place the two virtual CPUs near each other (a round
+//             trip of about 100 ns here) or far apart (about 350 ns), and that placement, which changes from
+//             minute to minute, moves every figure that crosses cores. Each run says which it had.
 //
 // Each timed figure is the median of several repetitions, the two sides of a ratio taken in turns. A run is
 // `--spans` spans (50,000) while the worker comes on its own schedule; a flush after each run, outside the
@@ -27,6 +31,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -91,6 +96,38 @@ inline void one_span() {
   beeline::span s = beeline::start_span("db.query", {{"db.system", "postgresql"},
                                                      {"db.statement", "SELECT * FROM items WHERE id = $1"},
                                                      {"http.route", "/api/v1/items/:id"}});
+}
+
+// A cache line's round trip between CPU 0 and CPU 1: each thread waits for the other's write, then writes.
+double cross_core_round_trip_ns() {
+  constexpr long trips = 100'000;
+  alignas(64) std::atomic<long> turn{0};
+  std::thread other([&] {
+    pin_to(1);
+    for (long i = 1; i < 2 * trips; i += 2) {
+      while (turn.load(std::memory_order_acquire) != i) {
+      }
+      turn.store(i + 1, std::memory_order_release);
+    }
+  });
+  pin_to(0);
+  const auto t0 = clock_type::now();
+  for (long i = 0; i < 2 * trips; i += 2) {
+    while (turn.load(std::memory_order_acquire) != i) {
+    }
+    turn.store(i + 1, std::memory_order_release);
+  }
+  const auto t1 = clock_type::now();
+  other.join();
+  pin_to(-1);
+  return std::chrono::duration<double, std::nano>(t1 - t0).count() / trips;
+}
+
+void print_round_trip(const char* when) {
+  std::vector<double> v;
+  for (int i = 0; i < 3; ++i)
+    v.push_back(cross_core_round_trip_ns());
+  std::printf("cache line round trip, CPU 0 <-> CPU 1, %s: %.0f ns (median of 3)\n", when, median(v));
 }
 
 // Two steady_clock::now() calls (the reference the README's first figure used).
@@ -330,9 +367,13 @@ int main(int argc, char** argv) {
     std::printf("%s", buf);
     std::fclose(f);
   }
-  std::printf(")\n\n");
+  std::printf(")\n");
+  print_round_trip("before");
+  std::printf("\n");
   clock_and_cores();
   threads();
   latency();
   fields_table();
+  std::printf("\n");
+  print_round_trip("after");
 }
