@@ -4,6 +4,7 @@
 #include <beeline/tracer.hpp>
 
 #include "api/tracer_core.hpp"
+#include "core/fence.hpp"
 #include "core/ids.hpp"
 #include "core/thread_name.hpp"
 #include "export/http_client.hpp"
@@ -140,6 +141,7 @@ tracer_core::tracer_core(config cfg)
   global_limits_ = {SIZE_MAX, SIZE_MAX};
   field_counters_ = {&counters_.truncated_values, &counters_.dropped_fields, &counters_.truncated_keys};
   calibrate_clock();
+  asymmetric_fences_init();
   // 64 spans within 2 ms: more than 32,000 spans/s from one thread.
   fast_ticks_ = static_cast<std::uint64_t>(
       2e6 / std::max(1e-9, tick_state.use_tsc.load() ? tick_state.ns_per_tick.load() : 1.0));
@@ -640,7 +642,13 @@ void tracer_core::add_trace_fields(trace_state& trace, fields f, std::string_vie
 void tracer_core::finish(span_record* rec) noexcept {
   const std::uint64_t rec_end = ticks_now();
   rec->end_ticks = rec_end;
-  const std::uint64_t state = rec->state.fetch_or(record_finished, std::memory_order_acq_rel);
+  // A load and a store, not a locked read-modify-write: only this span's owner finishes it (its handle is
+  // move-only), and a locked instruction would wait here for every store the span made so far to reach its
+  // line, lines the worker read on the other core. A child started on another task at this very moment may
+  // set `record_has_children` between the two; the store then drops the bit, the same outcome as that child
+  // starting a moment later (after the finish), when it would see `record_finished` and leave the bit alone.
+  const std::uint64_t state = rec->state.load(std::memory_order_relaxed);
+  rec->state.store(state | record_finished, std::memory_order_release);
   rec->had_children = (state & record_has_children) != 0;
   trace_state* trace = rec->trace;
   thread_collector* c = collector();
@@ -672,11 +680,12 @@ void tracer_core::finish(span_record* rec) noexcept {
   }
   rec->finished_on = c;
   c->cells[t & c->mask] = rec;
-  c->in_finish.store(true, std::memory_order_relaxed);  // ordered before the tail by its seq_cst store
-  // seq_cst: a producer that re-checks "stopped" after pushing must not miss the final drain (and the
-  // drain must see this push).
-  c->tail.store(t + 1, std::memory_order_seq_cst);
-  if (stopped_.load(std::memory_order_seq_cst)) [[unlikely]] {
+  c->in_finish.store(true, std::memory_order_relaxed);  // ordered before the tail by its release store
+  c->tail.store(t + 1, std::memory_order_release);
+  // A producer that re-checks "stopped" after pushing must not miss the final drain, and the drain must see
+  // this push: the fence pairs with the shutdown's `heavy_fence` (src/core/fence.hpp).
+  light_fence();
+  if (stopped_.load(std::memory_order_relaxed)) [[unlikely]] {
     drain_after_stop(*c);
     c->in_finish.store(false, std::memory_order_release);
     return;
@@ -1203,6 +1212,7 @@ flush_result tracer_core::shutdown(std::chrono::steady_clock::duration timeout) 
   }
   worker_.join();
   stopped_.store(true, std::memory_order_seq_cst);
+  heavy_fence();  // pairs with the producers' light_fence in `finish`
   // Drain until every reserved position is consumed: a producer that reserved one before `stopped_` was set
   // may still be writing its cell (a few instructions); producers that reserve later see `stopped_` and drain
   // for themselves.
