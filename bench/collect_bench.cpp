@@ -320,9 +320,10 @@ void fields_table() {
         s.add_context(std::span<const beeline::field>(f));
       }
     };
-    // Warm-up: the pools, this thread's caches and the records' buffers, until three runs in a row larger than
-    // the timed ones call the heap no more (at least 8 runs, at most 40): the backlog, and so the records in
-    // flight, depend on when the worker gets a core, and a new peak takes fresh records from a new pool chunk.
+    // Warm-up: the pools, this thread's caches and the records' buffers, until three runs in a row larger
+    // than the timed ones call the heap no more (at least 8 runs, at most 40): the backlog, and so the
+    // records in flight, depend on when the worker gets a core, and a new peak takes fresh records from a new
+    // pool chunk.
     for (int warm = 0, quiet = 0; warm < 40 && (warm < 8 || quiet < 3); ++warm) {
       const std::uint64_t a0 = bench::allocations.load();
       run(spans_per_run + spans_per_run / 4);

@@ -65,6 +65,10 @@ struct thread_collector {
   std::uint64_t limit;  // spans the ring may hold (at most its capacity): what the queue capacity granted
   std::size_t budget;   // the part of the tracer's queue capacity this ring took (less beyond it)
   std::unique_ptr<span_record*[]> cells;
+  // A larger ring the worker allocated ahead (under the registry lock) for `grow_ring` to take, so a thread
+  // whose ring must grow does not call the heap; null when none is ready.
+  std::unique_ptr<span_record*[]> spare;
+  std::uint64_t spare_capacity = 0;
 
   void release() noexcept {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;

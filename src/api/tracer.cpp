@@ -375,8 +375,15 @@ bool tracer_core::grow_ring(thread_collector& c) noexcept {
     const std::uint64_t limit = c.limit + more;
     const std::uint64_t capacity = std::bit_ceil(limit);
     if (capacity > c.mask + 1) {
-      std::unique_ptr<span_record*[]> cells(new span_record*[capacity]);
-      const std::uint64_t new_mask = capacity - 1;
+      std::unique_ptr<span_record*[]> cells;
+      std::uint64_t new_mask = capacity - 1;
+      if (c.spare && c.spare_capacity >= capacity) {
+        cells = std::move(c.spare);
+        new_mask = c.spare_capacity - 1;
+        c.spare_capacity = 0;
+      } else {
+        cells.reset(new span_record*[capacity]);
+      }
       // A head stored by the worker after this read only means a few processed cells are copied too.
       const std::uint64_t t = c.tail.load(std::memory_order_relaxed);
       for (std::uint64_t i = c.head.load(std::memory_order_acquire); i < t; ++i)
@@ -392,6 +399,16 @@ bool tracer_core::grow_ring(thread_collector& c) noexcept {
   } catch (...) {
     return false;
   }
+}
+
+void tracer_core::prepare_ring(thread_collector& c, std::uint64_t held) noexcept {
+  // A ring a quarter full when the worker comes may reach half full, where its thread grows it, before the
+  // next pass: have the larger ring ready, if the queue capacity would grant it.
+  if (c.spare || held < c.limit / 4 || ring_budget_left_ == 0) return;
+  const std::uint64_t capacity = std::bit_ceil(c.limit + std::min<std::uint64_t>(c.limit, ring_budget_left_));
+  if (capacity <= c.mask + 1) return;
+  c.spare.reset(new (std::nothrow) span_record*[capacity]);
+  if (c.spare) c.spare_capacity = capacity;
 }
 
 void tracer_core::request_work() noexcept {
@@ -763,8 +780,89 @@ void tracer_core::recycle_to(thread_collector* c, span_record* rec) noexcept {
   if (trace) release_trace(trace);  // last: may delete this
 }
 
+namespace {
+// The power-of-two class of `n` beyond an inline capacity of `inline_n`: 0 when it fits inline, else k for
+// n <= inline_n << k.
+std::size_t size_class(std::size_t n, std::size_t inline_n) noexcept {
+  std::size_t k = 0;
+  while (n > (inline_n << k))
+    ++k;
+  return k;
+}
+
+// The smallest class holding all but about one in a thousand of `total` counted spans.
+template <std::size_t N>
+std::size_t class_for_most(const std::array<std::uint64_t, N>& counts, std::uint64_t total) noexcept {
+  std::uint64_t above = total;
+  for (std::size_t k = 0; k < counts.size(); ++k) {
+    above -= counts[k];
+    if (above * 1024 <= total) return k;
+  }
+  return counts.size() - 1;
+}
+}  // namespace
+
+void tracer_core::size_records(std::vector<span_record*>& recs) noexcept {
+  constexpr std::size_t inline_fields = decltype(span_record::fields)::inline_capacity;
+  constexpr std::size_t inline_text = decltype(span_record::arena)::inline_capacity;
+  // The sizes a recycled record may keep (`reset_record`), and the tracer's own limits.
+  const std::size_t max_fields = std::min<std::size_t>(1024, 2 * cfg_.max_fields_per_span);
+  const std::size_t max_text = std::min<std::size_t>(64 * 1024, 2 * cfg_.max_span_bytes);
+  for (const span_record* rec : recs) {
+    ++field_classes_[std::min(size_class(rec->fields.size(), inline_fields), size_classes - 1)];
+    ++text_classes_[std::min(size_class(rec->arena.size(), inline_text), size_classes - 1)];
+  }
+  sized_spans_ += recs.size();
+  const std::size_t kf = class_for_most(field_classes_, sized_spans_);
+  const std::size_t kt = class_for_most(text_classes_, sized_spans_);
+  size_fields_ = kf == 0 ? 0 : std::min(inline_fields << kf, max_fields);
+  size_text_ = kt == 0 ? 0 : std::min(inline_text << kt, max_text);
+  if (size_fields_ == 0 && size_text_ == 0) return;
+  for (span_record* rec : recs) {
+    // A refusal of the heap only means this record grows later, on its thread.
+    rec->fields.reserve(size_fields_);
+    rec->arena.reserve(size_text_);
+  }
+}
+
+void tracer_core::prepare_pool() noexcept {
+  const std::size_t capacity = records_.capacity();
+  const bool grew = capacity != prepared_capacity_;
+  if (!grew && size_fields_ == prepared_fields_ && size_text_ == prepared_text_) return;
+  const auto prepare = [this](span_record& r) noexcept {
+    r.fields.reserve(size_fields_);
+    r.arena.reserve(size_text_);
+  };
+  if (size_fields_ != 0 || size_text_ != 0) {
+    // Every record free in the pool now, taken out, sized and put back as one chain. Rare: only when the
+    // sizes change (a few times while a program warms up) or a thread had to grow the pool.
+    span_record* first = nullptr;
+    span_record* last = nullptr;
+    while (span_record* r = records_.try_pop()) {
+      prepare(*r);
+      if (last) object_pool<span_record>::link(last, r);
+      if (!first) first = r;
+      last = r;
+    }
+    if (first) records_.push_chain(first, last);
+  }
+  // A thread grew the pool (more spans in flight than ever before): grow it on to twice what it was before,
+  // with sized records, so a later, larger peak finds free records without the heap. No further than the
+  // queue capacity and a chunk: the rings never hold more, and open spans and the threads' caches are few.
+  if (grew && prepared_capacity_ != 0) {
+    const std::size_t want =
+        std::min(2 * prepared_capacity_, cfg_.queue_capacity + object_pool<span_record>::chunk_size);
+    while (records_.capacity() < want && records_.add_chunk(prepare)) {
+    }
+  }
+  prepared_capacity_ = records_.capacity();
+  prepared_fields_ = size_fields_;
+  prepared_text_ = size_text_;
+}
+
 void tracer_core::recycle_chain(std::vector<span_record*>& recs) noexcept {
   if (recs.empty()) return;
+  size_records(recs);
   // The worker runs only while the tracer holds its reference, so releasing traces here never deletes `this`.
   // Consecutive records of one trace give their references back in one atomic operation: the trace's counter
   // is shared with the threads starting spans, and one write per span would bounce its cache line each time.
@@ -965,14 +1063,19 @@ void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_reco
     retire_collectors();
     // Take what is in the rings now, not what keeps arriving: under sustained load a pass must end, or a
     // flush would wait for rings that never empty.
+    std::size_t room = 0;
     for (thread_collector* c : collectors_) {
       const std::uint64_t t = c->tail.load(std::memory_order_acquire);
       const std::uint64_t h = c->head.load(std::memory_order_relaxed);
+      room += c->limit;
+      prepare_ring(*c, t - h);
       if (t == h) continue;
       pass_rings_.push_back({c, h, t, all.size()});
       for (std::uint64_t i = h; i < t; ++i)
         all.push_back(c->cells[i & c->mask]);
     }
+    // Room for every span the rings may hold, ahead of the peak that fills them.
+    all.reserve(room + overflow_.capacity());
   }
   const std::size_t overflow_end = overflow_.enqueue_position();
   span_record* rec;
@@ -1001,6 +1104,7 @@ void tracer_core::run_pass(std::vector<span_record*>& all, std::vector<span_reco
     }
   }
   overflow_processed_.store(overflow_.dequeue_position(), std::memory_order_release);
+  prepare_pool();
   if (!pass_rings_.empty()) {
     // Collectors of threads that ended and were drained just now give their capacity back at once.
     std::lock_guard lk(collectors_mutex_);

@@ -157,6 +157,9 @@ class tracer_core final : private beeline::export_listener {
   void give_record(thread_collector& c, span_record* rec) noexcept;
   /// Doubles `c`'s ring if the queue capacity has room left for it.
   bool grow_ring(thread_collector& c) noexcept;
+  /// Allocates a larger ring for `c` ahead of its thread's need, when it holds `held` spans at a pass
+  /// (worker, under collectors_mutex_).
+  void prepare_ring(thread_collector& c, std::uint64_t held) noexcept;
   /// Asks the worker to come before its send interval (a ring crossed its high-water mark).
   void request_work() noexcept;
   void finish_overflow(span_record* rec) noexcept;
@@ -171,6 +174,11 @@ class tracer_core final : private beeline::export_listener {
   void recycle(span_record* rec) noexcept;
   void recycle_to(thread_collector* c, span_record* rec) noexcept;
   void recycle_chain(std::vector<span_record*>& recs) noexcept;
+  /// Counts what the spans in `recs` held and gives each record the storage most spans need (worker).
+  void size_records(std::vector<span_record*>& recs) noexcept;
+  /// Gives the free records in the pool the storage most spans need, once that changes or the pool grows,
+  /// and keeps a chunk of free records ahead of threads that had to grow it (worker, after a pass).
+  void prepare_pool() noexcept;
   void calibrate_clock() noexcept;
 
   config cfg_;
@@ -214,6 +222,19 @@ class tracer_core final : private beeline::export_listener {
     std::size_t first;         // where they start in the pass's list
   };
   std::vector<pass_ring> pass_rings_;  // worker only
+  // Record storage (worker only). Spans counted by the power-of-two class of their field count and of their
+  // text bytes; every record is given, before a thread reuses it, the capacity that holds all but about one
+  // span in a thousand of those seen (`size_fields_`, `size_text_`; 0 while the inline storage does), so a
+  // span in steady state never calls the heap, and a rare large span does not make every record large.
+  static constexpr std::size_t size_classes = 24;
+  std::array<std::uint64_t, size_classes> field_classes_{};
+  std::array<std::uint64_t, size_classes> text_classes_{};
+  std::uint64_t sized_spans_ = 0;
+  std::size_t size_fields_ = 0;
+  std::size_t size_text_ = 0;
+  std::size_t prepared_capacity_ = 0;  // the pool's capacity, and the sizes, when `prepare_pool` last ran
+  std::size_t prepared_fields_ = 0;
+  std::size_t prepared_text_ = 0;
   std::atomic<bool> work_requested_{false};
   std::atomic<std::int64_t> wall_offset_ns_{0};
 

@@ -19,6 +19,8 @@ class inline_vector {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
+  static constexpr std::size_t inline_capacity = N;
+
   inline_vector() noexcept = default;
   inline_vector(const inline_vector&) = delete;
   inline_vector& operator=(const inline_vector&) = delete;
@@ -51,6 +53,17 @@ class inline_vector {
     copy_bytes(reinterpret_cast<unsigned char*>(data_ + size_), reinterpret_cast<const unsigned char*>(p),
                n * sizeof(T));
     size_ += n;
+  }
+  /// Grows the capacity to at least `n` elements (keeping the contents); false if the heap refused.
+  bool reserve(std::size_t n) noexcept {
+    if (n <= capacity_) return true;
+    T* p = static_cast<T*>(std::malloc(n * sizeof(T)));
+    if (!p) return false;
+    std::memcpy(p, data_, size_ * sizeof(T));
+    if (data_ != inline_) std::free(data_);
+    data_ = p;
+    capacity_ = n;
+    return true;
   }
   /// Room for `n` more elements without growing.
   bool fits(std::size_t n) const noexcept { return n <= capacity_ - size_; }

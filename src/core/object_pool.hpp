@@ -18,6 +18,8 @@ namespace beeline::detail {
 template <class T, std::size_t ChunkSize = 256, std::size_t MaxChunks = 4096>
 class object_pool {
  public:
+  static constexpr std::size_t chunk_size = ChunkSize;
+
   object_pool() = default;
   object_pool(const object_pool&) = delete;
   object_pool& operator=(const object_pool&) = delete;
@@ -46,6 +48,33 @@ class object_pool {
       }
     }
     return grow();
+  }
+
+  /// A free object, or null when none is free (never allocates).
+  T* try_pop() noexcept {
+    std::uint64_t head = head_.load(std::memory_order_acquire);
+    while (head & index_mask) {
+      T* obj = at(static_cast<std::uint32_t>(head & index_mask) - 1);
+      const std::uint64_t next = obj->pool_next.load(std::memory_order_relaxed);
+      const std::uint64_t new_head = (((head >> 32) + 1) << 32) | next;
+      if (head_.compare_exchange_weak(head, new_head, std::memory_order_acq_rel, std::memory_order_acquire))
+        return obj;
+    }
+    return nullptr;
+  }
+
+  /// Allocates one more chunk, calls `prepare` on each of its objects and makes them all free; false if the
+  /// pool is at its limit or the heap refused.
+  template <class F>
+  bool add_chunk(F&& prepare) noexcept {
+    T* chunk = new_chunk();
+    if (!chunk) return false;
+    for (std::size_t i = 0; i < ChunkSize; ++i)
+      prepare(chunk[i]);
+    for (std::size_t i = 1; i < ChunkSize; ++i)
+      link(&chunk[i - 1], &chunk[i]);
+    push_chain(&chunk[0], &chunk[ChunkSize - 1]);
+    return true;
   }
 
   /// Returns an object to the pool.
@@ -80,7 +109,8 @@ class object_pool {
  private:
   static constexpr std::uint64_t index_mask = 0xffffffffu;
 
-  T* grow() noexcept {
+  // A new chunk, its objects numbered and not yet free; null at the limit or when the heap refused.
+  T* new_chunk() noexcept {
     const std::size_t c = chunk_count_.fetch_add(1, std::memory_order_acq_rel);
     if (c >= MaxChunks) return nullptr;
     T* chunk = new (std::nothrow) T[ChunkSize];
@@ -88,6 +118,12 @@ class object_pool {
     for (std::size_t i = 0; i < ChunkSize; ++i)
       chunk[i].pool_index = static_cast<std::uint32_t>(c * ChunkSize + i);
     chunks_[c].store(chunk, std::memory_order_release);
+    return chunk;
+  }
+
+  T* grow() noexcept {
+    T* chunk = new_chunk();
+    if (!chunk) return nullptr;
     if constexpr (ChunkSize > 1) {
       for (std::size_t i = 2; i < ChunkSize; ++i)
         link(&chunk[i - 1], &chunk[i]);
