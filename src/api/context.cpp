@@ -1,11 +1,8 @@
 #include "api/context.hpp"
 
 #include "api/tracer_core.hpp"
+#include "core/fence.hpp"
 #include "core/object_pool.hpp"
-
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <thread>
 
@@ -116,22 +113,8 @@ const void* this_thread_token() noexcept {
 // other. That needs a StoreLoad fence on both sides, and on the handler side it would be paid on every
 // resumption. So the fence is asymmetric: the handler side only stops the compiler, and the rare owner side,
 // when it sees the slot claimed by another thread, forces a full barrier on every running thread of the
-// process with membarrier(2). Where the kernel refuses membarrier, `asymmetric_fences` stays false and the
-// handler side falls back to a seq_cst store (always correct, ~7 ns slower per resumption).
-bool register_membarrier() noexcept {
-  const long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-  if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
-  return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-}
-
-// Decided during static initialisation; before that (handlers run by another library's static constructors)
-// it reads false, the safe choice.
-const bool asymmetric_fences = register_membarrier();
-
-void heavy_fence() noexcept {
-  if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // not reached once registration succeeded
-}
+// process with membarrier(2) (src/core/fence.hpp). Where the kernel refuses membarrier, `asymmetric_fences`
+// is false and the handler side falls back to a seq_cst store (always correct, ~7 ns slower per resumption).
 
 // Returns a dead slot to the pool if nobody runs a handler in it; otherwise the claimant does it on unclaim.
 void try_recycle(slot* s) noexcept {
@@ -192,7 +175,7 @@ void slot_handle::release_owner(std::uint64_t word) noexcept {
   // before our store became visible to it; the heavy fence orders it, and the recheck in try_recycle then
   // sees it unclaimed. (Without membarrier the handler side is seq_cst and no fence is needed here.)
   if (holder == this_thread_token()) return;
-  if (holder != nullptr && asymmetric_fences) heavy_fence();
+  if (holder != nullptr && asymmetric_fences.load(std::memory_order_relaxed)) heavy_fence();
   try_recycle(s);
 }
 
@@ -240,7 +223,7 @@ claim_guard::~claim_guard() {
   static_cast<thread_context*>(thread_)->current = prev_;
   delete fallback_;
   if (claimed_) {
-    if (asymmetric_fences) {
+    if (asymmetric_fences.load(std::memory_order_relaxed)) {
       claimed_->claimed_by.store(nullptr, std::memory_order_release);
       std::atomic_signal_fence(std::memory_order_seq_cst);  // the owner side's membarrier is the other half
     } else {

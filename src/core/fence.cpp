@@ -29,6 +29,10 @@ void asymmetric_fences_init() noexcept {
   });
 }
 
+// Registered during static initialisation, for the task slots' handshake (src/api/context.cpp); before that
+// (handlers run by another library's static constructors) `asymmetric_fences` reads false, the safe choice.
+[[maybe_unused]] const bool registered_at_start = (asymmetric_fences_init(), true);
+
 void heavy_fence() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // Once the process is registered the call has no failure left to report (the kernel refuses only unknown
