@@ -549,8 +549,10 @@ span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id
     counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
-  reset_record(*rec);  // records come back from the worker as they were exported
+  // The locked increment first: it waits for this thread's earlier stores to reach their lines, and the
+  // clearing below writes lines the worker touched on the other core.
   trace->refs.fetch_add(1, std::memory_order_relaxed);
+  reset_record(*rec);  // records come back from the worker as they were exported
   rec->trace = trace;
   rec->span_id = random_id();
   rec->parent_id = parent_id;
@@ -667,8 +669,13 @@ void tracer_core::finish(span_record* rec) noexcept {
   const std::uint64_t state = rec->state.load(std::memory_order_relaxed);
   rec->state.store(state | record_finished, std::memory_order_release);
   rec->had_children = (state & record_has_children) != 0;
-  trace_state* trace = rec->trace;
   thread_collector* c = collector();
+  rec->finished_on = c;  // null: the overflow queue's, which the worker gives to the shared pool
+  rec->finish_fields = static_cast<std::uint32_t>(rec->fields.size());
+  rec->finish_field_capacity = static_cast<std::uint32_t>(rec->fields.capacity());
+  rec->finish_text = static_cast<std::uint32_t>(rec->arena.size());
+  rec->finish_text_capacity = static_cast<std::uint32_t>(rec->arena.capacity());
+  trace_state* trace = rec->trace;
   if (!trace->keep) {
     counters_.dropped_sampler.fetch_add(1, std::memory_order_relaxed);
     recycle_to(c, rec);
@@ -695,7 +702,6 @@ void tracer_core::finish(span_record* rec) noexcept {
       return;
     }
   }
-  rec->finished_on = c;
   c->cells[t & c->mask] = rec;
   c->in_finish.store(true, std::memory_order_relaxed);  // ordered before the tail by its release store
   c->tail.store(t + 1, std::memory_order_release);
@@ -809,8 +815,9 @@ void tracer_core::size_records(std::vector<span_record*>& recs) noexcept {
   const std::size_t max_fields = std::min<std::size_t>(1024, 2 * cfg_.max_fields_per_span);
   const std::size_t max_text = std::min<std::size_t>(64 * 1024, 2 * cfg_.max_span_bytes);
   for (const span_record* rec : recs) {
-    ++field_classes_[std::min(size_class(rec->fields.size(), inline_fields), size_classes - 1)];
-    ++text_classes_[std::min(size_class(rec->arena.size(), inline_text), size_classes - 1)];
+    // The sizes the thread wrote at finish: the worker does not read the lines the thread writes fields in.
+    ++field_classes_[std::min(size_class(rec->finish_fields, inline_fields), size_classes - 1)];
+    ++text_classes_[std::min(size_class(rec->finish_text, inline_text), size_classes - 1)];
   }
   sized_spans_ += recs.size();
   const std::size_t kf = class_for_most(field_classes_, sized_spans_);
@@ -820,8 +827,8 @@ void tracer_core::size_records(std::vector<span_record*>& recs) noexcept {
   if (size_fields_ == 0 && size_text_ == 0) return;
   for (span_record* rec : recs) {
     // A refusal of the heap only means this record grows later, on its thread.
-    rec->fields.reserve(size_fields_);
-    rec->arena.reserve(size_text_);
+    if (rec->finish_field_capacity < size_fields_) rec->fields.reserve(size_fields_);
+    if (rec->finish_text_capacity < size_text_) rec->arena.reserve(size_text_);
   }
 }
 
@@ -917,6 +924,9 @@ void tracer_core::finalize(span_record& rec) {
   rec.wall_start_ns = rec.start_ns + wall_offset_ns();
   rec.dataset = trace.dataset().empty() ? std::string_view(dataset_) : trace.dataset();
   rec.sample_rate = trace.sample_rate;
+  rec.dropped = false;
+  rec.globals_set = false;
+  rec.hex_ready = false;
   // Trace-level fields win over the span's own, as in the Beeline; the tracer's global fields never override.
   if (rec.trace_fields)
     for (const owned_field& f : rec.trace_fields->fields)

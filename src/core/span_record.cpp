@@ -292,22 +292,12 @@ void reset_record(span_record& r) noexcept {
   r.span_id = r.parent_id = 0;
   r.is_root = false;
   r.start_ticks = r.end_ticks = 0;
-  r.start_ns = r.end_ns = 0;
   // A record that once held a huge span would otherwise pin that memory for ever.
   r.fields.reset(1024);
   std::fill(std::begin(r.key_filter), std::end(r.key_filter), 0);
   r.arena.reset(64 * 1024);
   r.annotations.reset(64);
   r.annotation_fields.reset(256);
-  r.trace_fields = nullptr;
-  r.finished_on = nullptr;
-  r.had_children = false;
-  r.globals_set = false;
-  r.hex_ready = false;
-  r.sample_rate = 1;
-  r.dropped = false;
-  r.wall_start_ns = 0;
-  r.dataset = {};
 }
 
 }  // namespace beeline::detail

@@ -104,6 +104,12 @@ inline constexpr std::uint64_t generation_of(std::uint64_t state) noexcept {
 }
 
 /// A span from start to export.
+///
+/// Its lines are grouped by who writes them, so that a span costs its thread as few lines the export worker
+/// (on another core) touched as it can: the head (line 0), which the worker reads and writes when it links
+/// records back; the thread's fields, text and annotations, which the worker reads only to encode them; the
+/// finish block, which the worker only reads; and the worker's own tail, which the thread never writes, not
+/// even to clear it (`finalize` sets all of it).
 struct alignas(64) span_record {
   std::uint32_t pool_index = 0;
   std::atomic<std::uint32_t> pool_next{0};
@@ -115,8 +121,6 @@ struct alignas(64) span_record {
   bool is_root = false;
   std::uint64_t start_ticks = 0;  // tick_clock; converted by the worker
   std::uint64_t end_ticks = 0;
-  std::int64_t start_ns = 0;  // steady clock, set by the worker
-  std::int64_t end_ns = 0;
 
   inline_vector<stored_field, 8> fields;
   // A 256-bit filter of the keys ever set on this record (`key_slot`): a key whose bit is clear is absent, so
@@ -127,18 +131,24 @@ struct alignas(64) span_record {
   inline_vector<stored_annotation, 1> annotations;  // span events and links, in the order they were added
   inline_vector<stored_field, 1> annotation_fields;
 
-  // Set at finish.
+  // Set at finish, by the thread (every one of them, on every path).
   thread_collector* finished_on = nullptr;  // the ring it went through: the worker gives it back there
   const trace_fields_node* trace_fields = nullptr;  // the trace's fields as of this span's finish
   bool had_children = false;
-  bool globals_set = false;  // the tracer's global fields were copied in (only when hooks need to see them)
+  // The fields' and the text's sizes and capacities at finish, for the worker's sizing of records
+  // (`tracer_core::size_records`) without reading the lines the thread writes them in.
+  std::uint32_t finish_fields = 0, finish_field_capacity = 0;
+  std::uint32_t finish_text = 0, finish_text_capacity = 0;
 
-  // Set by the worker before hooks and export.
-  std::uint32_t sample_rate = 1;
-  bool dropped = false;
+  // The worker's: set by `finalize` before hooks and export.
+  alignas(64) std::int64_t start_ns = 0;  // steady clock
+  std::int64_t end_ns = 0;
   std::int64_t wall_start_ns = 0;
   std::string_view dataset;
-  bool hex_ready = false;  // span_hex/parent_hex filled (lazily, by the first reader on the worker)
+  std::uint32_t sample_rate = 1;
+  bool dropped = false;
+  bool globals_set = false;  // the tracer's global fields were copied in (only when hooks need to see them)
+  bool hex_ready = false;    // span_hex/parent_hex filled (lazily, by the first reader on the worker)
   char span_hex[16] = {};
   char parent_hex[16] = {};
 
@@ -212,7 +222,9 @@ bool remove_field(span_record& r, std::string_view key, const field_limits& limi
 void add_annotation(span_record& r, bool is_link, std::string_view name, std::uint64_t ticks,
                     std::string_view trace_id, std::string_view span_id, std::span<const field> f,
                     const field_limits& limits, const field_counters& counters) noexcept;
-/// Clears a record for reuse, bumping its generation so weak references to the old span go stale.
+/// Clears a record for reuse, bumping its generation so weak references to the old span go stale. The
+/// finish block and the worker's tail are left alone: `tracer_core::finish` and `tracer_core::finalize` set
+/// them before anything reads them.
 void reset_record(span_record& r) noexcept;
 
 /// Cuts `s` (longer than `max`) to at most `max` bytes without splitting a UTF-8 sequence.
