@@ -171,17 +171,26 @@ struct alignas(64) span_record {
   };
   void note_key(key_slot k) noexcept { key_filter[k.word] |= k.bit; }
   bool may_hold(key_slot k) const noexcept { return key_filter[k.word] & k.bit; }
-  /// From the key's length and its first and last eight bytes, mixed by two multiplications: keys that share
-  /// a prefix (`request.path`, `request.host`) or a suffix (`app.user_id`, `db.user_id`) land apart.
+  /// From the key's length and its first and last eight bytes (four, or three bytes, for shorter keys), mixed
+  /// by two multiplications: keys that share a prefix (`request.path`, `request.host`) or a suffix
+  /// (`app.user_id`, `db.user_id`) land apart.
   static key_slot slot_of(std::string_view key) noexcept {
     constexpr std::uint64_t mix = 0x9E3779B97F4A7C15u;
     std::uint64_t head = 0, tail = 0;
     const std::size_t n = key.size();
+    const char* p = key.data();
     if (n >= 8) {
-      std::memcpy(&head, key.data(), 8);
-      std::memcpy(&tail, key.data() + n - 8, 8);
+      std::memcpy(&head, p, 8);
+      std::memcpy(&tail, p + n - 8, 8);
+    } else if (n >= 4) {  // fixed-size loads: a variable-length memcpy would be a library call
+      std::uint32_t lo, hi;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + n - 4, 4);
+      head = lo | std::uint64_t{hi} << 32;
     } else if (n != 0) {
-      std::memcpy(&head, key.data(), n);
+      head = static_cast<unsigned char>(p[0]) |
+             static_cast<unsigned>(static_cast<unsigned char>(p[n / 2])) << 8 |
+             static_cast<unsigned>(static_cast<unsigned char>(p[n - 1])) << 16;
     }
     const std::uint64_t h = ((head * mix) ^ tail ^ n) * mix;
     return {static_cast<unsigned>(h >> 62), std::uint64_t{1} << ((h >> 56) & 63)};
