@@ -87,6 +87,43 @@ TEST_CASE("presend: the hook sees every field and may edit or drop an event") {
   CHECK(t.tracer.stats().dropped_presend == 1);
 }
 
+TEST_CASE("hooks: a reused record starts with no drop and no sample rate from the span it held before") {
+  // The worker's part of a record (drop mark, sample rate, cached ids) is not cleared when the record is
+  // reused; the worker sets it afresh for every span it processes.
+  beeline::config cfg;
+  cfg.sampler = [](const beeline::event& ev) {
+    return beeline::sampler_decision{true, ev.name() == "secret" ? 10u : 1u};
+  };
+  cfg.presend = [](beeline::event& ev) {
+    if (ev.name() == "secret") ev.drop();
+  };
+  memory_tracer t(cfg);
+  for (int round = 0; round < 3; ++round) {
+    {
+      beeline::span root = t.tracer.start_trace("root");
+      for (int i = 0; i < 50; ++i)
+        beeline::with_span("secret", {}, [] {});
+    }
+    REQUIRE(t.tracer.flush_sync(std::chrono::seconds(10)).complete);
+    {
+      beeline::span root = t.tracer.start_trace("root");
+      for (int i = 0; i < 50; ++i)
+        beeline::with_span("kept", {}, [] {});
+    }
+    REQUIRE(t.tracer.flush_sync(std::chrono::seconds(10)).complete);
+  }
+  const auto evs = t.events();
+  std::size_t kept = 0;
+  for (const auto& e : evs) {
+    CHECK(e.name() != "secret");
+    CHECK(e.samplerate() == 1);
+    kept += e.name() == "kept";
+  }
+  CHECK(kept == 150);
+  CHECK(evs.size() == 156);  // and the six roots
+  CHECK(t.tracer.stats().dropped_presend == 150);
+}
+
 TEST_CASE("hooks: an exception in a hook is caught, counted and drops only that event") {
   beeline::config cfg;
   std::vector<std::string> logged;
