@@ -826,7 +826,8 @@ void tracer_core::size_records(std::vector<span_record*>& recs) noexcept {
   size_text_ = kt == 0 ? 0 : std::min(inline_text << kt, max_text);
   if (size_fields_ == 0 && size_text_ == 0) return;
   for (span_record* rec : recs) {
-    // A refusal of the heap only means this record grows later, on its thread.
+    // A refusal of the heap only means this record grows later, on its thread. The capacities from the
+    // finish block spare `reserve` its read of the storage's header, a line the thread writes.
     if (rec->finish_field_capacity < size_fields_) rec->fields.reserve(size_fields_);
     if (rec->finish_text_capacity < size_text_) rec->arena.reserve(size_text_);
   }
