@@ -6,6 +6,7 @@
 #include "api/tracer_core.hpp"
 #include "core/fence.hpp"
 #include "core/ids.hpp"
+#include "core/prefetch.hpp"
 #include "core/thread_name.hpp"
 #include "export/http_client.hpp"
 
@@ -316,19 +317,19 @@ span_record* tracer_core::take_record(thread_collector& c) noexcept {
   --c.free_record_count;
   if (c.free_records) {
     // The next record was last written by the worker, on the other core: ask now, for writing, for the lines
-    // the next span writes first (its header, its first fields and the start of its text). Addresses only:
+    // the next span writes first (its header, its first fields and the start of its text) and for its finish
+    // block, which the worker read (so it is shared, and the first store to it would wait). Addresses only:
     // reading the record's buffer pointers here would wait for the very miss the prefetch is meant to hide
     // (the inline storage is where a record's first fields and text go).
-    const char* n = reinterpret_cast<const char*>(records_.at(c.free_records - 1));
-    const auto* r = reinterpret_cast<const span_record*>(n);
+    const auto* r = records_.at(c.free_records - 1);
     const char* fields = reinterpret_cast<const char*>(&r->fields);
     const char* text = reinterpret_cast<const char*>(&r->arena);
-    __builtin_prefetch(n, 1, 3);
-    __builtin_prefetch(n + 64, 1, 3);
-    __builtin_prefetch(fields, 1, 3);
-    __builtin_prefetch(fields + 64, 1, 3);
-    __builtin_prefetch(text, 1, 3);
-    __builtin_prefetch(text + 64, 1, 3);
+    prefetch_for_write(r);
+    prefetch_for_write(fields);
+    prefetch_for_write(fields + 64);
+    prefetch_for_write(text);
+    prefetch_for_write(text + 64);
+    prefetch_for_write(&r->finished_on);  // the finish block, which the worker read
   }
   return rec;
 }

@@ -6,6 +6,8 @@
 // T must have `std::uint32_t pool_index` and `std::atomic<std::uint32_t> pool_next`.
 #pragma once
 
+#include "core/prefetch.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -42,7 +44,7 @@ class object_pool {
           // its first lines for writing now, so the next pop (the next span) does not wait for them.
           const char* n = reinterpret_cast<const char*>(at(static_cast<std::uint32_t>(next) - 1));
           for (std::size_t line = 0; line < std::min<std::size_t>(sizeof(T), 256); line += 64)
-            __builtin_prefetch(n + line, 1, 3);
+            prefetch_for_write(n + line);
         }
         return obj;
       }
