@@ -6,6 +6,8 @@
 // large one).
 #pragma once
 
+#include "core/short_copy.hpp"
+
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -50,8 +52,7 @@ class inline_vector {
   void append(const T* p, std::size_t n) {
     if (n == 0) return;
     if (size_ + n > capacity_) grow(size_ + n);
-    copy_bytes(reinterpret_cast<unsigned char*>(data_ + size_), reinterpret_cast<const unsigned char*>(p),
-               n * sizeof(T));
+    copy_bytes(data_ + size_, p, n * sizeof(T));
     size_ += n;
   }
   /// Grows the capacity to at least `n` elements (keeping the contents); false if the heap refused.
@@ -69,8 +70,7 @@ class inline_vector {
   bool fits(std::size_t n) const noexcept { return n <= capacity_ - size_; }
   /// Appends n elements that `fits` (in line: it is the field path's copy).
   [[gnu::always_inline]] void append_unchecked(const T* p, std::size_t n) noexcept {
-    copy_bytes(reinterpret_cast<unsigned char*>(data_ + size_), reinterpret_cast<const unsigned char*>(p),
-               n * sizeof(T));
+    copy_bytes(data_ + size_, p, n * sizeof(T));
     size_ += n;
   }
   /// Appends one default element when one `fits`, and returns it.
@@ -92,34 +92,6 @@ class inline_vector {
   }
 
  private:
-  // Most appends are a key or a short value: up to 64 bytes are copied in line (from 4 bytes as two
-  // overlapping blocks), not through a call to memcpy, which costs a span more than the copy itself.
-  static void copy_bytes(unsigned char* to, const unsigned char* from, std::size_t n) noexcept {
-    if (n > 16 && n <= 32)
-      copy_ends<16>(to, from, n);
-    else if (n > 32 && n <= 64)
-      copy_ends<32>(to, from, n);
-    else if (n >= 8 && n <= 16)
-      copy_ends<8>(to, from, n);
-    else if (n >= 4 && n < 8)
-      copy_ends<4>(to, from, n);
-    else if (n > 0 && n < 4) {  // one to three bytes: the first, the middle and the last
-      to[0] = from[0];
-      to[n / 2] = from[n / 2];
-      to[n - 1] = from[n - 1];
-    } else if (n > 64)
-      std::memcpy(to, from, n);
-  }
-  // Copies n bytes, W <= n <= 2W, as the first W and the last W (which overlap unless n == 2W).
-  template <std::size_t W>
-  static void copy_ends(unsigned char* to, const unsigned char* from, std::size_t n) noexcept {
-    unsigned char head[W], tail[W];
-    std::memcpy(head, from, W);
-    std::memcpy(tail, from + n - W, W);
-    std::memcpy(to, head, W);
-    std::memcpy(to + n - W, tail, W);
-  }
-
   void grow(std::size_t need) {
     std::size_t cap = capacity_ * 2;
     if (cap < need) cap = need;

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -10,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <new>
 
 namespace beeline::detail {
 namespace {
@@ -59,19 +64,59 @@ std::size_t verbatim_prefix(const char* s, std::size_t n) noexcept {
   return i;
 }
 
+// Whether all of `s` goes into a JSON string as it is (nearly every key and value). Sixteen bytes at a time
+// (SSE2, which every x86-64 has), the last block overlapping the one before it; a string shorter than that is
+// read as two overlapping words, so no byte is looked at on its own and nothing past the string is read.
+bool all_verbatim(const char* s, std::size_t n) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+#if defined(__SSE2__)
+  // A signed byte below 0x20 is a control character or any byte from 0x80 up.
+  const auto clean16 = [](__m128i v) {
+    const __m128i bad = _mm_or_si128(
+        _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return _mm_movemask_epi8(bad) == 0;
+  };
+  if (n >= 16) {
+    for (std::size_t i = 0; i + 16 < n; i += 16)
+      if (!clean16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i)))) return false;
+    return clean16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + n - 16)));
+  }
+  std::uint64_t lo, hi;
+  if (n >= 8) {
+    std::memcpy(&lo, s, 8);
+    std::memcpy(&hi, s + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + n - 4, 4);
+    lo = a | static_cast<std::uint64_t>(b) << 32;
+    hi = lo;
+  } else {  // up to three bytes, in a word of plain letters
+    lo = ones * 'a';
+    for (std::size_t i = 0; i < n; ++i)
+      lo = (lo & ~(0xffULL << (8 * i))) | static_cast<std::uint64_t>(static_cast<unsigned char>(s[i]))
+                                              << (8 * i);
+    hi = lo;
+  }
+  return clean16(_mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo)));
+#else
+  return verbatim_prefix(s, n) == n;
+#endif
+}
+
 }  // namespace
 
-bool append_json_string(std::string& out, std::string_view s) {
-  std::size_t i = verbatim_prefix(s.data(), s.size());
-  if (i == s.size()) {  // nearly every key and value: one copy between the quotes
-    const std::size_t at = out.size();
-    out.resize(at + s.size() + 2);
-    char* d = out.data() + at;
+template <class Out>
+bool append_json_string(Out& out, std::string_view s) {
+  if (all_verbatim(s.data(), s.size())) [[likely]] {  // one copy between the quotes
+    char* d = extend(out, s.size() + 2);
     d[0] = '"';
-    if (!s.empty()) std::memcpy(d + 1, s.data(), s.size());
+    copy_bytes(d + 1, s.data(), s.size());
     d[s.size() + 1] = '"';
     return true;
   }
+  std::size_t i = verbatim_prefix(s.data(), s.size());
   static constexpr char hex[] = "0123456789abcdef";
   bool valid = true;
   out.push_back('"');
@@ -130,15 +175,14 @@ bool append_json_string(std::string& out, std::string_view s) {
   return valid;
 }
 
-bool append_json_key(std::string& out, std::string_view key, bool first) {
-  if (verbatim_prefix(key.data(), key.size()) == key.size()) {  // one copy for `,"key":`
+template <class Out>
+bool append_json_key(Out& out, std::string_view key, bool first) {
+  if (all_verbatim(key.data(), key.size())) [[likely]] {  // one copy for `,"key":`
     const std::size_t lead = first ? 0 : 1;
-    const std::size_t at = out.size();
-    out.resize(at + lead + key.size() + 3);
-    char* d = out.data() + at;
+    char* d = extend(out, lead + key.size() + 3);
     if (!first) *d++ = ',';
     *d++ = '"';
-    if (!key.empty()) std::memcpy(d, key.data(), key.size());
+    copy_bytes(d, key.data(), key.size());
     d[key.size()] = '"';
     d[key.size() + 1] = ':';
     return true;
@@ -149,7 +193,8 @@ bool append_json_key(std::string& out, std::string_view key, bool first) {
   return valid;
 }
 
-void append_json_double(std::string& out, double d) {
+template <class Out>
+void append_json_double(Out& out, double d) {
   if (!std::isfinite(d)) {
     out.append("null");
     return;
@@ -200,7 +245,8 @@ void append_json_double(std::string& out, double d) {
   }
 }
 
-void append_json_ms_from_ns(std::string& out, std::int64_t ns) {
+template <class Out>
+void append_json_ms_from_ns(Out& out, std::int64_t ns) {
   // Below 1e15 ns the decimal ns / 1e6 has at most 15 significant digits, so it reads back as the double
   // nearest it, and no shorter decimal does (two decimals of 15 digits or fewer never share a double): it is
   // the shortest form, which JavaScript prints in plain notation from 0.000001 up.
@@ -225,7 +271,8 @@ void append_json_ms_from_ns(std::string& out, std::int64_t ns) {
   out.append(buf, static_cast<std::size_t>(d - buf));
 }
 
-void append_json_int(std::string& out, std::int64_t i) {
+template <class Out>
+void append_json_int(Out& out, std::int64_t i) {
   char buf[24];
   const auto res = std::to_chars(buf, buf + sizeof buf, i);
   out.append(buf, static_cast<std::size_t>(res.ptr - buf));
@@ -298,7 +345,8 @@ std::string widen_big_integers(std::string_view text) {
   return out;
 }
 
-void append_js_json(std::string& out, const simdjson::dom::element& el) {
+template <class Out>
+void append_js_json(Out& out, const simdjson::dom::element& el) {
   switch (el.type()) {
     case simdjson::dom::element_type::ARRAY: {
       out.push_back('[');
@@ -361,7 +409,8 @@ simdjson::error_code parse_json(simdjson::dom::parser& parser, std::string_view 
   return err;
 }
 
-bool append_js_json(std::string& out, std::string_view text) {
+template <class Out>
+bool append_js_json(Out& out, std::string_view text) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parse_json(parser, text, root) != simdjson::SUCCESS) return false;
@@ -369,7 +418,8 @@ bool append_js_json(std::string& out, std::string_view text) {
   return true;
 }
 
-bool append_json_value(std::string& out, field_value v, bool& invalid_json) {
+template <class Out>
+bool append_json_value(Out& out, field_value v, bool& invalid_json) {
   switch (v.kind()) {
     case value_kind::null:
       out.append("null");
@@ -401,7 +451,8 @@ bool is_valid_json(std::string_view text) {
   return parse_json(parser, text, root) == simdjson::SUCCESS;
 }
 
-void append_rfc3339_utc(std::string& out, std::int64_t unix_ns) {
+template <class Out>
+void append_rfc3339_utc(Out& out, std::int64_t unix_ns) {
   std::int64_t secs = unix_ns / 1'000'000'000;
   std::int64_t nanos = unix_ns % 1'000'000'000;
   if (nanos < 0) {
@@ -431,5 +482,35 @@ void append_rfc3339_utc(std::string& out, std::int64_t unix_ns) {
   out.append(prefix, prefix_len);
   out.append(digits, 10);
 }
+
+void text_buffer::grow(std::size_t n) {
+  std::size_t cap = std::max<std::size_t>({2 * capacity_, size_ + n, 256});
+  char* p = static_cast<char*>(std::realloc(data_, cap));
+  if (!p) throw std::bad_alloc();
+  data_ = p;
+  capacity_ = cap;
+}
+
+void text_buffer::trim(std::size_t keep) noexcept {
+  if (capacity_ <= keep || size_ > keep) return;
+  if (char* p = static_cast<char*>(std::realloc(data_, keep))) {
+    data_ = p;
+    capacity_ = keep;
+  }
+}
+
+#define BEELINE_JSON_WRITER(Out)                                     \
+  template bool append_json_string(Out&, std::string_view);          \
+  template bool append_json_key(Out&, std::string_view, bool);       \
+  template void append_json_double(Out&, double);                    \
+  template void append_json_int(Out&, std::int64_t);                 \
+  template void append_json_ms_from_ns(Out&, std::int64_t);          \
+  template void append_js_json(Out&, const simdjson::dom::element&); \
+  template bool append_js_json(Out&, std::string_view);              \
+  template bool append_json_value(Out&, field_value, bool&);         \
+  template void append_rfc3339_utc(Out&, std::int64_t);
+BEELINE_JSON_WRITER(std::string)
+BEELINE_JSON_WRITER(text_buffer)
+#undef BEELINE_JSON_WRITER
 
 }  // namespace beeline::detail

@@ -7,19 +7,19 @@
 namespace beeline {
 namespace {
 
-void append_key(std::string& out, std::string_view key, bool& valid_utf8) {
+void append_key(detail::text_buffer& out, std::string_view key, bool& valid_utf8) {
   valid_utf8 &= detail::append_json_key(out, key, true);
 }
 
 // A field's value as JSON (invalid nested JSON counted); false if it contained invalid UTF-8 (replaced).
-bool append_value(std::string& out, field_value v, detail::counters& counters) {
+bool append_value(detail::text_buffer& out, field_value v, detail::counters& counters) {
   bool invalid_json = false;
   const bool valid_utf8 = detail::append_json_value(out, v, invalid_json);
   if (invalid_json) counters.invalid_json_values.fetch_add(1, std::memory_order_relaxed);
   return valid_utf8;
 }
 
-void append_globals(std::string& out, const detail::span_record& rec, bool& valid_utf8) {
+void append_globals(detail::text_buffer& out, const detail::span_record& rec, bool& valid_utf8) {
   if (rec.globals_set) {  // hooks ran: the tracer's fields are in the record; copy them
     for (const char* key : {"service_name", "service.name", "meta.local_hostname", "meta.beeline_version"}) {
       const std::ptrdiff_t at = rec.find(key);
@@ -38,9 +38,26 @@ void append_globals(std::string& out, const detail::span_record& rec, bool& vali
   }
 }
 
+// Events are written into a buffer of the thread's (the worker's, in the exporters), which is then appended
+// to the caller's string in one copy: the writer's small appends then neither call the string nor fill its
+// new room with zeros first.
+detail::text_buffer& event_buffer() {
+  thread_local detail::text_buffer buffer;
+  buffer.clear();
+  return buffer;
+}
+
+// Appends what the buffer holds to `out`, and gives back its memory after an unusually large event.
+void move_out(detail::text_buffer& buffer, std::string& out) {
+  out.append(buffer.data(), buffer.size());
+  buffer.clear();
+  buffer.trim(64 * 1024);
+}
+
 }  // namespace
 
-void append_annotation_json(const event& ev, std::size_t i, std::string& out, bool with_dataset) {
+void append_annotation_json(const event& ev, std::size_t i, std::string& result, bool with_dataset) {
+  detail::text_buffer& out = event_buffer();
   const detail::span_record& rec = *ev.rec_;
   detail::counters& counters = rec.trace->core->count();
   const annotation_view a = ev.annotation_at(i);
@@ -85,9 +102,11 @@ void append_annotation_json(const event& ev, std::size_t i, std::string& out, bo
   }
   out.append(",\"duration_ms\":0}}");
   if (!valid_utf8) counters.invalid_utf8_values.fetch_add(1, std::memory_order_relaxed);
+  move_out(out, result);
 }
 
-void append_event_json(const event& ev, std::string& out, bool with_dataset) {
+void append_event_json(const event& ev, std::string& result, bool with_dataset) {
+  detail::text_buffer& out = event_buffer();
   const detail::span_record& rec = *ev.rec_;
   detail::counters& counters = rec.trace->core->count();
   bool valid_utf8 = true;
@@ -133,6 +152,7 @@ void append_event_json(const event& ev, std::string& out, bool with_dataset) {
   detail::append_json_ms_from_ns(out, ev.duration().count());
   out.append("}}");
   if (!valid_utf8) counters.invalid_utf8_values.fetch_add(1, std::memory_order_relaxed);
+  move_out(out, result);
 }
 
 }  // namespace beeline

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -154,6 +155,65 @@ TEST_CASE("json: a byte that needs escaping is found at every position of a long
   }
   // Two in one word, and one in the last, partial word.
   CHECK(escape("abc\"de\\fghijklmnopq\n").out == R"("abc\"de\\fghijklmnopq\n")");
+}
+
+TEST_CASE(
+    "json: strings and keys of every length up to 40, with a byte to escape at every position, are written "
+    "alike to a std::string and a text_buffer",
+    "[json]") {
+  // The all-clean check reads 16 bytes at a time with the last block overlapping, and shorter strings as two
+  // overlapping words: every length and every position crosses each of those cases and their edges.
+  using beeline::detail::append_json_key;
+  using beeline::detail::text_buffer;
+  const unsigned char probes[] = {0x00, 0x1f, '"', '\\', 0x80, 0xc3, 0xff, 0x20, 0x7e, 0x7f};
+  const auto clean = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
+  for (std::size_t len = 0; len <= 40; ++len) {
+    for (std::size_t at = 0; at < std::max<std::size_t>(len, 1); ++at) {
+      for (const unsigned char c : probes) {
+        std::string in(len, 'x');
+        if (len) in[at] = static_cast<char>(c);
+        INFO("length " << len << ", byte " << int(c) << " at " << at);
+        std::string as_string = "[";
+        text_buffer as_buffer;
+        as_buffer.push_back('[');
+        const bool v1 = append_json_string(as_string, in);
+        const bool v2 = append_json_string(as_buffer, in);
+        REQUIRE(v1 == v2);
+        REQUIRE(std::string(as_buffer.view()) == as_string);
+        // A string that needs nothing escaped is copied as it is.
+        if (len == 0 || clean(c))
+          REQUIRE(as_string == "[\"" + in + "\"");
+        else
+          REQUIRE(as_string != "[\"" + in + "\"");
+        std::string key_string;
+        text_buffer key_buffer;
+        REQUIRE(append_json_key(key_string, in, false) == append_json_key(key_buffer, in, false));
+        REQUIRE(std::string(key_buffer.view()) == key_string);
+        REQUIRE(key_string == "," + as_string.substr(1) + ":");
+      }
+    }
+  }
+}
+
+TEST_CASE("json: a text_buffer keeps its contents as it grows and gives memory back when trimmed", "[json]") {
+  beeline::detail::text_buffer b;
+  std::string want;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string piece = std::to_string(i) + ",";
+    b.append(piece);
+    want += piece;
+  }
+  b.append(3, 'z');
+  want += "zzz";
+  REQUIRE(std::string(b.view()) == want);
+  CHECK(b.capacity() >= want.size());
+  b.trim(1024);  // still holds more than that: kept
+  CHECK(std::string(b.view()) == want);
+  b.clear();
+  b.trim(1024);
+  CHECK(b.capacity() == 1024);
+  b.append("abc");
+  CHECK(b.view() == "abc");
 }
 
 // ---- append_json_string: UTF-8 ----
