@@ -15,11 +15,13 @@
 
 namespace beeline {
 
+class event;
+
 namespace detail {
 struct span_record;
-}
-
-class event;
+/// Private: an event's record, for the library's encoders.
+const span_record& record_of(const event& ev) noexcept;
+}  // namespace detail
 
 /// A span event or a link of a finished span (see `span::add_event`, `span::add_link`).
 class annotation_view {
@@ -86,6 +88,7 @@ class event {
  private:
   friend void append_event_json(const event& ev, std::string& out, bool with_dataset);
   friend void append_annotation_json(const event& ev, std::size_t i, std::string& out, bool with_dataset);
+  friend const detail::span_record& detail::record_of(const event& ev) noexcept;
   detail::span_record* rec_;
 };
 

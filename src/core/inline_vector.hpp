@@ -66,6 +66,8 @@ class inline_vector {
     capacity_ = n;
     return true;
   }
+  /// Where the storage's pointer and size are (after the inline elements), for a prefetch.
+  const void* header() const noexcept { return &data_; }
   /// Room for `n` more elements without growing.
   bool fits(std::size_t n) const noexcept { return n <= capacity_ - size_; }
   /// Appends n elements that `fits` (in line: it is the field path's copy).

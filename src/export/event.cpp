@@ -1,10 +1,37 @@
 #include <beeline/event.hpp>
 
+#include "export/event_access.hpp"
+
 #include "api/tracer_core.hpp"
 #include "core/ids.hpp"
 #include "core/span_record.hpp"
 
+#include <algorithm>
+
 namespace beeline {
+
+const detail::span_record& detail::record_of(const event& ev) noexcept {
+  return *ev.rec_;
+}
+
+void detail::prefetch_for_encoding(const event& ev, bool storage) noexcept {
+  const span_record& r = record_of(ev);
+  if (!storage) {
+    __builtin_prefetch(r.fields.header());
+    __builtin_prefetch(r.arena.header());
+    __builtin_prefetch(static_cast<const char*>(r.arena.header()) + sizeof(void*));  // may be the next line
+    __builtin_prefetch(r.annotations.header());
+    return;
+  }
+  constexpr std::size_t max_lines = 32;
+  const auto lines = [](const void* p, std::size_t bytes) {
+    const char* c = static_cast<const char*>(p);
+    for (std::size_t at = 0; at < std::min(bytes, max_lines * 64); at += 64)
+      __builtin_prefetch(c + at);
+  };
+  lines(r.fields.data(), r.fields.size() * sizeof(stored_field));
+  lines(r.arena.data(), r.arena.size());
+}
 
 std::string_view event::name() const noexcept {
   const std::ptrdiff_t at = rec_->find("name");

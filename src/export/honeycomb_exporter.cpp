@@ -3,6 +3,7 @@
 #include <beeline/http_exporter.hpp>
 
 #include "export/ca_file.hpp"
+#include "export/event_access.hpp"
 #include "export/http_batch_exporter.hpp"
 
 #include <simdjson.h>
@@ -87,6 +88,9 @@ class honeycomb_exporter final : public detail::http_batch_exporter {
         } else {
           parts.back().req.body.push_back(',');
         }
+        // The records were written on other cores: ask for the next ones' lines while this one is encoded.
+        if (k + 2 < indexes.size()) detail::prefetch_for_encoding(batch[indexes[k + 2]], false);
+        if (k + 1 < indexes.size()) detail::prefetch_for_encoding(batch[indexes[k + 1]], true);
         part& p = parts.back();
         const event& ev = batch[indexes[k]];
         append_event_json(ev, p.req.body, false);
