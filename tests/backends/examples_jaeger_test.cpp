@@ -22,6 +22,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -32,15 +33,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The traces Jaeger holds for `service` (its search API), parsed into `parser`'s document.
-simdjson::dom::array traces_of(const beeline::test::jaeger& j, const std::string& service,
-                               simdjson::dom::parser& parser, std::string& body) {
+/// The traces Jaeger holds for `service` (its search API), parsed into `parser`'s document; none if the query
+/// failed. (A default-constructed `dom::array` is not an empty array: iterating one reads a null document.)
+std::vector<simdjson::dom::element> traces_of(const beeline::test::jaeger& j, const std::string& service,
+                                              simdjson::dom::parser& parser, std::string& body) {
   const auto r = j.query("/api/traces?service=" + service + "&limit=100000&lookback=1h");
   if (r.status != 200) return {};
   body = r.body;
   simdjson::dom::array traces;
   if (parser.parse(body)["data"].get_array().get(traces) != simdjson::SUCCESS) return {};
-  return traces;
+  return {traces.begin(), traces.end()};
 }
 
 /// Tags of a Jaeger span as key -> value text.
@@ -118,7 +120,14 @@ TEST_CASE(
   REQUIRE(complete);
   CHECK(found == answered);
   std::size_t user_traces = 0;
-  for (auto trace : traces_of(j, "http_server", parser, body)) {
+  std::vector<simdjson::dom::element> traces;  // asked again: a query can fail now and then
+  REQUIRE(beeline::test::eventually(
+      [&] {
+        traces = traces_of(j, "http_server", parser, body);
+        return !traces.empty();
+      },
+      15s));
+  for (auto trace : traces) {
     std::map<std::string, std::string> name_of;
     for (auto s : trace["spans"].get_array())
       name_of[str(s["spanID"])] = str(s["operationName"]);
