@@ -48,6 +48,14 @@ class text_buffer {
     for (std::size_t i = 0; i < n; ++i)
       d[i] = c;
   }
+  /// As std::string's: shorter drops the end, longer appends zeros.
+  void resize(std::size_t n) {
+    if (n <= size_) {
+      size_ = n;
+      return;
+    }
+    append(n - size_, '\0');
+  }
   /// Gives back memory beyond `keep` bytes (after an unusually large event).
   void trim(std::size_t keep) noexcept;
 

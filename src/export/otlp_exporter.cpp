@@ -19,29 +19,34 @@ namespace detail {
 namespace {
 
 // Appends a string literal with its length known at compile time (no strlen per call).
-template <std::size_t N>
-void append_literal(std::string& out, const char (&text)[N]) {
+template <class Out, std::size_t N>
+void append_literal(Out& out, const char (&text)[N]) {
   out.append(text, N - 1);
 }
 
-void append_trace_id(std::string& out, std::string_view id) {
+template <class Out>
+void append_trace_id(Out& out, std::string_view id) {
   append_lower_hex(out, otlp_trace_id_of(id));
 }
 
-void append_span_id(std::string& out, std::string_view id) {
+template <class Out>
+void append_span_id(Out& out, std::string_view id) {
   append_lower_hex(out, otlp_span_id_of(id));
 }
 
-void append_any_json(std::string& out, const simdjson::dom::element& el);
+template <class Out>
+void append_any_json(Out& out, const simdjson::dom::element& el);
 
-void append_key_value(std::string& out, std::string_view key) {
+template <class Out>
+void append_key_value(Out& out, std::string_view key) {
   append_literal(out, "{\"key\":");
   append_json_string(out, key);
   append_literal(out, ",\"value\":");
 }
 
 // A parsed JSON value as an OTLP AnyValue.
-void append_any_json(std::string& out, const simdjson::dom::element& el) {
+template <class Out>
+void append_any_json(Out& out, const simdjson::dom::element& el) {
   switch (el.type()) {
     case simdjson::dom::element_type::ARRAY: {
       append_literal(out, "{\"arrayValue\":{\"values\":[");
@@ -100,7 +105,8 @@ void append_any_json(std::string& out, const simdjson::dom::element& el) {
 
 }  // namespace
 
-bool append_otlp_value(std::string& out, field_value v) {
+template <class Out>
+bool append_otlp_value(Out& out, field_value v) {
   switch (v.kind()) {
     case value_kind::null:
       return false;  // attributes have no null; the key is left out
@@ -134,7 +140,8 @@ bool append_otlp_value(std::string& out, field_value v) {
   return false;
 }
 
-void append_otlp_span(std::string& out, const event& ev, attribute_names names) {
+template <class Out>
+void append_otlp_span(Out& out, const event& ev, attribute_names names) {
   const otlp_span_plan plan = plan_otlp_span(ev, names);
   append_literal(out, "{\"traceId\":\"");
   append_trace_id(out, ev.trace_id());
@@ -250,12 +257,24 @@ void append_otlp_request(std::string& out, std::span<const event> batch, std::st
       "],\"droppedAttributesCount\":0},\"scopeSpans\":[{\"scope\":{\"name\":\"beeline-cpp\",\"version\":\"");
   out.append(BEELINE_VERSION_STRING);
   append_literal(out, "\"},\"spans\":[");
+  // Each span is written into a buffer of the thread's, which grows without zeroing its room (see json.hpp),
+  // and appended to the body in one copy.
+  thread_local text_buffer span;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (i) out.push_back(',');
-    append_otlp_span(out, batch[i], names);
+    span.clear();
+    append_otlp_span(span, batch[i], names);
+    out.append(span.data(), span.size());
   }
+  span.clear();
+  span.trim(64 * 1024);  // after an unusually large span
   append_literal(out, "]}]}]}");
 }
+
+template bool append_otlp_value(std::string&, field_value);
+template bool append_otlp_value(text_buffer&, field_value);
+template void append_otlp_span(std::string&, const event&, attribute_names);
+template void append_otlp_span(text_buffer&, const event&, attribute_names);
 
 std::string otlp_resource_attributes(std::string_view service_name, std::string_view service_version,
                                      const field_list& extra, std::string_view host_name) {

@@ -7,6 +7,8 @@
 #include <beeline/http_exporter.hpp>
 #include <beeline/value.hpp>
 
+#include "core/json.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -15,10 +17,17 @@
 
 namespace beeline::detail {
 
-/// Appends a field value as an OTLP AnyValue; false (nothing appended) for null and invalid JSON.
-bool append_otlp_value(std::string& out, field_value v);
+/// Appends a field value as an OTLP AnyValue; false (nothing appended) for null and invalid JSON. For
+/// `Out` = std::string or text_buffer.
+template <class Out>
+bool append_otlp_value(Out& out, field_value v);
 /// Appends one span object, its HTTP fields named as `names` says (otlp_model.hpp).
-void append_otlp_span(std::string& out, const event& ev, attribute_names names = attribute_names::otel);
+template <class Out>
+void append_otlp_span(Out& out, const event& ev, attribute_names names = attribute_names::otel);
+extern template bool append_otlp_value(std::string&, field_value);
+extern template bool append_otlp_value(text_buffer&, field_value);
+extern template void append_otlp_span(std::string&, const event&, attribute_names);
+extern template void append_otlp_span(text_buffer&, const event&, attribute_names);
 /// Appends a whole request: one resource (its attributes, already encoded), the beeline-cpp scope, the spans.
 void append_otlp_request(std::string& out, std::span<const event> batch, std::string_view resource_attributes,
                          attribute_names names = attribute_names::otel);

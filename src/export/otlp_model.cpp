@@ -233,13 +233,4 @@ otlp_span_id otlp_span_id_of(std::string_view id) noexcept {
   return bytes;
 }
 
-void append_lower_hex(std::string& out, std::span<const char> bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  for (const char b : bytes) {
-    const auto v = static_cast<unsigned char>(b);
-    out.push_back(digits[v >> 4]);
-    out.push_back(digits[v & 15]);
-  }
-}
-
 }  // namespace beeline::detail

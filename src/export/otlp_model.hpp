@@ -7,6 +7,8 @@
 #include <beeline/http_exporter.hpp>
 #include <beeline/value.hpp>
 
+#include "core/json.hpp"
+
 #include <array>
 #include <span>
 #include <string>
@@ -113,8 +115,17 @@ using otlp_trace_id = std::array<char, 16>;
 using otlp_span_id = std::array<char, 8>;
 otlp_trace_id otlp_trace_id_of(std::string_view id) noexcept;
 otlp_span_id otlp_span_id_of(std::string_view id) noexcept;
-/// Appends bytes as lowercase hex digits (the JSON encoding of an id).
-void append_lower_hex(std::string& out, std::span<const char> bytes);
+/// Appends bytes as lowercase hex digits (the JSON encoding of an id), to a std::string or a text_buffer.
+template <class Out>
+void append_lower_hex(Out& out, std::span<const char> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  char* d = extend(out, 2 * bytes.size());
+  for (const char b : bytes) {
+    const auto v = static_cast<unsigned char>(b);
+    *d++ = digits[v >> 4];
+    *d++ = digits[v & 15];
+  }
+}
 
 /// Calls `add(key, field_value)` for each resource attribute, in order: service.name, telemetry.sdk.*, then
 /// service.version and host.name when given, then `extra`.

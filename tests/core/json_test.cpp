@@ -195,7 +195,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("json: a text_buffer keeps its contents as it grows and gives memory back when trimmed", "[json]") {
+TEST_CASE(
+    "json: a text_buffer keeps its contents as it grows, resizes as a string does, and gives memory back "
+    "when trimmed",
+    "[json]") {
   beeline::detail::text_buffer b;
   std::string want;
   for (int i = 0; i < 5000; ++i) {
@@ -214,6 +217,11 @@ TEST_CASE("json: a text_buffer keeps its contents as it grows and gives memory b
   CHECK(b.capacity() == 1024);
   b.append("abc");
   CHECK(b.view() == "abc");
+  // resize as std::string's: shorter drops the end (the OTLP encoder's rollback), longer appends zeros.
+  b.resize(1);
+  CHECK(b.view() == "a");
+  b.resize(3);
+  CHECK(b.view() == std::string_view("a\0\0", 3));
 }
 
 // ---- append_json_string: UTF-8 ----
