@@ -68,8 +68,8 @@ std::size_t verbatim_prefix(const char* s, std::size_t n) noexcept {
 // (SSE2, which every x86-64 has), the last block overlapping the one before it; a string shorter than that is
 // read as two overlapping words, so no byte is looked at on its own and nothing past the string is read.
 bool all_verbatim(const char* s, std::size_t n) noexcept {
-  constexpr std::uint64_t ones = 0x0101010101010101ULL;
 #if defined(__SSE2__)
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
   // A signed byte below 0x20 is a control character or any byte from 0x80 up.
   const auto clean16 = [](__m128i v) {
     const __m128i bad = _mm_or_si128(
@@ -489,6 +489,12 @@ void text_buffer::grow(std::size_t n) {
   if (!p) throw std::bad_alloc();
   data_ = p;
   capacity_ = cap;
+}
+
+void move_into(text_buffer& buffer, std::string& out) {
+  out.append(buffer.data(), buffer.size());
+  buffer.clear();
+  buffer.trim(64 * 1024);
 }
 
 void text_buffer::trim(std::size_t keep) noexcept {

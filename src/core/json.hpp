@@ -66,6 +66,11 @@ class text_buffer {
   std::size_t capacity_ = 0;
 };
 
+/// Appends what `buffer` holds to `out` and empties it, giving back its memory beyond 64 KiB (after an
+/// unusually large event): how an encoder that writes each event into a buffer of its thread's hands it to a
+/// body.
+void move_into(text_buffer& buffer, std::string& out);
+
 /// `n` more bytes at the end of `out`, for the caller to write.
 inline char* extend(std::string& out, std::size_t n) {
   const std::size_t at = out.size();

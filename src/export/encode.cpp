@@ -47,13 +47,6 @@ detail::text_buffer& event_buffer() {
   return buffer;
 }
 
-// Appends what the buffer holds to `out`, and gives back its memory after an unusually large event.
-void move_out(detail::text_buffer& buffer, std::string& out) {
-  out.append(buffer.data(), buffer.size());
-  buffer.clear();
-  buffer.trim(64 * 1024);
-}
-
 }  // namespace
 
 void append_annotation_json(const event& ev, std::size_t i, std::string& result, bool with_dataset) {
@@ -102,7 +95,7 @@ void append_annotation_json(const event& ev, std::size_t i, std::string& result,
   }
   out.append(",\"duration_ms\":0}}");
   if (!valid_utf8) counters.invalid_utf8_values.fetch_add(1, std::memory_order_relaxed);
-  move_out(out, result);
+  detail::move_into(out, result);
 }
 
 void append_event_json(const event& ev, std::string& result, bool with_dataset) {
@@ -152,7 +145,7 @@ void append_event_json(const event& ev, std::string& result, bool with_dataset) 
   detail::append_json_ms_from_ns(out, ev.duration().count());
   out.append("}}");
   if (!valid_utf8) counters.invalid_utf8_values.fetch_add(1, std::memory_order_relaxed);
-  move_out(out, result);
+  detail::move_into(out, result);
 }
 
 }  // namespace beeline

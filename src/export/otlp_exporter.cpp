@@ -260,14 +260,12 @@ void append_otlp_request(std::string& out, std::span<const event> batch, std::st
   // Each span is written into a buffer of the thread's, which grows without zeroing its room (see json.hpp),
   // and appended to the body in one copy.
   thread_local text_buffer span;
+  span.clear();
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (i) out.push_back(',');
-    span.clear();
     append_otlp_span(span, batch[i], names);
-    out.append(span.data(), span.size());
+    move_into(span, out);
   }
-  span.clear();
-  span.trim(64 * 1024);  // after an unusually large span
   append_literal(out, "]}]}]}");
 }
 
