@@ -303,7 +303,8 @@ span_record* tracer_core::take_record(thread_collector& c) noexcept {
       c.free_record_count = static_cast<std::uint32_t>(r >> 32);
     } else {
       for (std::uint32_t i = 0; i < cache_refill; ++i) {
-        span_record* rec = records_.pop();
+        span_record* rec =
+            records_.pop([this](span_record* chunk, std::size_t n) noexcept { prepare_chunk(chunk, n); });
         if (!rec) break;
         rec->pool_next.store(c.free_records, std::memory_order_relaxed);
         c.free_records = rec->pool_index + 1;
@@ -545,7 +546,9 @@ void tracer_core::release_trace(trace_state* t, std::uint32_t n, std::uint32_t* 
 
 span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept {
   thread_collector* c = collector();
-  span_record* rec = c ? take_record(*c) : records_.pop();
+  span_record* rec =
+      c ? take_record(*c)
+        : records_.pop([this](span_record* chunk, std::size_t n) noexcept { prepare_chunk(chunk, n); });
   if (!rec) [[unlikely]] {  // as for trace states in `new_trace`
     counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
@@ -834,21 +837,44 @@ void tracer_core::size_records(std::vector<span_record*>& recs) noexcept {
   }
 }
 
+void tracer_core::prepare_chunk(span_record* chunk, std::size_t n) noexcept {
+  const std::size_t fields = chunk_fields_.load(std::memory_order_relaxed);
+  const std::size_t text = chunk_text_.load(std::memory_order_relaxed);
+  if (fields == 0 && text == 0) return;  // the inline storage does
+  // One allocation for the chunk: each record's fields, then its text, at 8-byte boundaries. Without it each
+  // record of a new chunk would call the heap on its first large span (a new peak of spans in flight).
+  static_assert(alignof(stored_field) <= 8);
+  const std::size_t field_bytes = fields * sizeof(stored_field);
+  const std::size_t stride = field_bytes + (text + 7) / 8 * 8;
+  std::unique_ptr<std::byte[]> storage(new (std::nothrow) std::byte[stride * n]);
+  if (!storage) return;  // the records grow on their threads instead
+  std::byte* at = storage.get();
+  try {
+    std::lock_guard lk(chunk_storage_mutex_);
+    chunk_storage_.push_back(std::move(storage));
+  } catch (...) {
+    return;  // `storage` is freed; as above
+  }
+  for (std::size_t i = 0; i < n; ++i, at += stride) {
+    if (fields) chunk[i].fields.lend(reinterpret_cast<stored_field*>(at), fields);
+    if (text) chunk[i].arena.lend(reinterpret_cast<char*>(at + field_bytes), text);
+  }
+}
+
 void tracer_core::prepare_pool() noexcept {
   const std::size_t capacity = records_.capacity();
   const bool grew = capacity != prepared_capacity_;
   if (!grew && size_fields_ == prepared_fields_ && size_text_ == prepared_text_) return;
-  const auto prepare = [this](span_record& r) noexcept {
-    r.fields.reserve(size_fields_);
-    r.arena.reserve(size_text_);
-  };
+  chunk_fields_.store(static_cast<std::uint32_t>(size_fields_), std::memory_order_relaxed);
+  chunk_text_.store(static_cast<std::uint32_t>(size_text_), std::memory_order_relaxed);
   if (size_fields_ != 0 || size_text_ != 0) {
     // Every record free in the pool now, taken out, sized and put back as one chain. Rare: only when the
     // sizes change (a few times while a program warms up) or a thread had to grow the pool.
     span_record* first = nullptr;
     span_record* last = nullptr;
     while (span_record* r = records_.try_pop()) {
-      prepare(*r);
+      r->fields.reserve(size_fields_);
+      r->arena.reserve(size_text_);
       if (last) object_pool<span_record>::link(last, r);
       if (!first) first = r;
       last = r;
@@ -861,7 +887,9 @@ void tracer_core::prepare_pool() noexcept {
   if (grew && prepared_capacity_ != 0) {
     const std::size_t want =
         std::min(2 * prepared_capacity_, cfg_.queue_capacity + object_pool<span_record>::chunk_size);
-    while (records_.capacity() < want && records_.add_chunk(prepare)) {
+    while (
+        records_.capacity() < want &&
+        records_.add_chunk([this](span_record* chunk, std::size_t n) noexcept { prepare_chunk(chunk, n); })) {
     }
   }
   prepared_capacity_ = records_.capacity();

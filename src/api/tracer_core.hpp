@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -179,6 +180,9 @@ class tracer_core final : private beeline::export_listener {
   /// Gives the free records in the pool the storage most spans need, once that changes or the pool grows,
   /// and keeps a chunk of free records ahead of threads that had to grow it (worker, after a pass).
   void prepare_pool() noexcept;
+  /// Gives a new chunk of records the storage most spans need, from one allocation for the whole chunk
+  /// (worker or a thread growing the pool).
+  void prepare_chunk(span_record* chunk, std::size_t n) noexcept;
   void calibrate_clock() noexcept;
 
   config cfg_;
@@ -196,6 +200,12 @@ class tracer_core final : private beeline::export_listener {
   // repeats on every request, and the log must not grow with traffic.
   std::atomic<bool> out_of_order_logged_{false};
   std::atomic<bool> context_outside_span_logged_{false};
+  // The storage lent to the records of each chunk (`prepare_chunk`); freed after the records are gone.
+  std::mutex chunk_storage_mutex_;
+  std::vector<std::unique_ptr<std::byte[]>> chunk_storage_;  // guarded by chunk_storage_mutex_
+  // `size_fields_` and `size_text_` as the worker last published them, for a thread that grows the pool.
+  std::atomic<std::uint32_t> chunk_fields_{0};
+  std::atomic<std::uint32_t> chunk_text_{0};
   object_pool<span_record> records_;
   object_pool<trace_state> traces_;
   // Spans finished where no thread collector can be had (a thread past its thread-local destructors, or out

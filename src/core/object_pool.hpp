@@ -31,8 +31,10 @@ class object_pool {
       delete[] chunks_[c].load(std::memory_order_acquire);
   }
 
-  /// A free object, or a new one; null only when MaxChunks * ChunkSize objects are all in use.
-  T* pop() noexcept {
+  /// A free object, or a new one; null only when MaxChunks * ChunkSize objects are all in use. A new chunk is
+  /// given to `prepare(chunk, ChunkSize)` before any of its objects is used.
+  template <class F>
+  T* pop(F&& prepare) noexcept {
     std::uint64_t head = head_.load(std::memory_order_acquire);
     while (head & index_mask) {
       T* obj = at(static_cast<std::uint32_t>(head & index_mask) - 1);
@@ -49,7 +51,10 @@ class object_pool {
         return obj;
       }
     }
-    return grow();
+    return grow(prepare);
+  }
+  T* pop() noexcept {
+    return pop([](T*, std::size_t) noexcept {});
   }
 
   /// A free object, or null when none is free (never allocates).
@@ -65,14 +70,13 @@ class object_pool {
     return nullptr;
   }
 
-  /// Allocates one more chunk, calls `prepare` on each of its objects and makes them all free; false if the
-  /// pool is at its limit or the heap refused.
+  /// Allocates one more chunk, calls `prepare(chunk, ChunkSize)` and makes its objects all free; false if
+  /// the pool is at its limit or the heap refused.
   template <class F>
   bool add_chunk(F&& prepare) noexcept {
     T* chunk = new_chunk();
     if (!chunk) return false;
-    for (std::size_t i = 0; i < ChunkSize; ++i)
-      prepare(chunk[i]);
+    prepare(chunk, ChunkSize);
     for (std::size_t i = 1; i < ChunkSize; ++i)
       link(&chunk[i - 1], &chunk[i]);
     push_chain(&chunk[0], &chunk[ChunkSize - 1]);
@@ -123,9 +127,11 @@ class object_pool {
     return chunk;
   }
 
-  T* grow() noexcept {
+  template <class F>
+  T* grow(F& prepare) noexcept {
     T* chunk = new_chunk();
     if (!chunk) return nullptr;
+    prepare(chunk, ChunkSize);
     if constexpr (ChunkSize > 1) {
       for (std::size_t i = 2; i < ChunkSize; ++i)
         link(&chunk[i - 1], &chunk[i]);

@@ -44,3 +44,36 @@ TEST_CASE("inline_vector: appends of 1 to 9 four-byte elements after growing kee
   for (std::uint32_t i = 0; i < 100; ++i)
     CHECK(w[i] == i * 2654435761u);
 }
+
+TEST_CASE("inline_vector: lent storage is used, kept by reset, never freed, and left when outgrown",
+          "[inline_vector]") {
+  // Storage on the stack: a vector that freed it would crash (and ASan would name the bad free).
+  std::uint32_t lent[16];
+  inline_vector<std::uint32_t, 4> v;
+  v.lend(lent, 16);
+  CHECK(v.lent());
+  CHECK(v.capacity() == 16);
+  for (std::uint32_t i = 0; i < 16; ++i)
+    v.push_back(i * 3);
+  CHECK(v.data() == lent);
+  CHECK(lent[15] == 45);
+  v.reset(8);  // past the kept capacity: heap storage would be given back, lent storage stays
+  CHECK(v.data() == lent);
+  CHECK(v.capacity() == 16);
+  for (std::uint32_t i = 0; i < 17; ++i)
+    v.push_back(i);  // the 17th moves to the heap
+  CHECK(v.data() != lent);
+  CHECK_FALSE(v.lent());
+  CHECK(v.capacity() >= 17);
+  for (std::uint32_t i = 0; i < 17; ++i)
+    CHECK(v[i] == i);
+  v.reset(8);  // heap storage past 8 elements is given back
+  CHECK(v.capacity() == 4);
+  // A vector holding elements, or offered less than it has, keeps its storage.
+  v.push_back(7);
+  v.lend(lent, 16);
+  CHECK_FALSE(v.lent());
+  v.clear();
+  v.lend(lent, 2);
+  CHECK_FALSE(v.lent());
+}

@@ -493,6 +493,33 @@ TEST_CASE("object_pool: pop hands out distinct objects with consecutive indices"
   CHECK(got[3] == got[0] + 3);
 }
 
+TEST_CASE("object_pool: each new chunk is prepared once, before any of its objects is handed out",
+          "[object_pool]") {
+  object_pool<node, 4, 8> pool;
+  std::vector<node*> prepared;
+  const auto prepare = [&](node* chunk, std::size_t n) noexcept {
+    CHECK(n == 4);
+    prepared.push_back(chunk);
+    for (std::size_t i = 0; i < n; ++i)
+      chunk[i].payload = 100 + static_cast<int>(chunk[i].pool_index);
+  };
+  for (int i = 0; i < 6; ++i) {
+    node* n = pool.pop(prepare);
+    REQUIRE(n);
+    CHECK(n->payload == 100 + static_cast<int>(n->pool_index));
+  }
+  CHECK(prepared.size() == 2);  // six objects: two chunks of four
+  REQUIRE(pool.add_chunk(prepare));
+  CHECK(prepared.size() == 3);
+  CHECK(pool.capacity() == 12);
+  for (int i = 0; i < 6; ++i) {  // the rest of the second chunk and all of the third: no new chunk
+    node* n = pool.pop(prepare);
+    REQUIRE(n);
+    CHECK(n->payload == 100 + static_cast<int>(n->pool_index));
+  }
+  CHECK(prepared.size() == 3);
+}
+
 TEST_CASE("object_pool: a pushed object is popped again at the same address (type-stable)", "[object_pool]") {
   object_pool<node, 4, 8> pool;
   node* a = pool.pop();

@@ -144,3 +144,49 @@ TEST_CASE("records a thread never used come sized for the spans the tracer sees"
   CHECK(st.dropped() == 0);
   CHECK(st.exported == st.enqueued);
 }
+
+TEST_CASE("a new peak of spans in flight calls the heap per chunk of records, not per record", "[heap]") {
+  // Spans of 30 fields teach the worker their size at a small peak; a peak eight times larger then needs
+  // thousands of records never used. Each new chunk of records comes with the storage of all its records in
+  // one allocation, so the peak costs two calls per 256 records (and the ring's growth), where records grown
+  // one by one would cost one or two calls each.
+  std::vector<std::string> keys, values;
+  for (int i = 0; i < 30; ++i) {
+    keys.push_back("app.field_" + std::to_string(i));
+    values.push_back("value number " + std::to_string(i));
+  }
+  std::vector<beeline::field> f;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    f.push_back({keys[i], values[i]});
+  auto exp = std::make_shared<holding_exporter>();
+  beeline::config cfg;
+  cfg.exporter = exp;
+  cfg.service_name = "heap";
+  cfg.queue_capacity = 8 * round_spans;
+  beeline::tracer tr(cfg);
+  const auto round = [&](std::size_t spans) {
+    beeline::span root = tr.start_trace("round");
+    for (std::size_t i = 0; i < spans; ++i) {
+      beeline::span s = beeline::start_span("op");
+      s.add_context(std::span<const beeline::field>(f));
+    }
+  };
+  for (int warm = 0; warm < 3; ++warm) {
+    exp->hold(true);
+    round(round_spans / 4);
+    exp->hold(false);
+    REQUIRE(tr.flush_sync(std::chrono::seconds(30)).complete);
+  }
+  exp->hold(true);
+  const std::uint64_t before = bench::allocations.load();
+  round(2 * round_spans);
+  const std::uint64_t calls = bench::allocations.load() - before;
+  exp->hold(false);
+  REQUIRE(tr.flush_sync(std::chrono::seconds(30)).complete);
+  const std::uint64_t new_records = 2 * round_spans - round_spans / 4;
+  INFO(calls << " heap calls for about " << new_records << " records never used");
+  CHECK(calls <= 2 * (new_records / 256 + 2) + 16);
+  const beeline::stats st = tr.stats();
+  CHECK(st.dropped() == 0);
+  CHECK(st.exported == st.enqueued);
+}
