@@ -3,6 +3,8 @@
 //   clock     two reads of the clock spans use (the TSC, or the steady clock where the kernel's clock source
 //             is not `tsc` or BEELINE_TICK_CLOCK=steady), against a span (start, three string fields,
 //             finish) exported through the worker to a discarding exporter;
+//   floor     the same span through the least a span path must do (span_floor.hpp), in turns with it: what
+//             the library's own bookkeeping costs on top;
 //   cores     the same span with everything pinned to one core, against the export worker on the other core;
 //   threads   CPU per span of each of two producer threads, against one thread alone;
 //   latency   every `finish` timed at 10,000 spans/s on one thread while the worker idles between its
@@ -25,6 +27,7 @@
 #include "alloc_counter.hpp"
 #include "bench_config.hpp"
 #include "core/tick_clock.hpp"
+#include "span_floor.hpp"
 
 #include <pthread.h>
 #include <sched.h>
@@ -74,6 +77,21 @@ struct span_run {
   double wall_ns = 0;  // per span
   double cpu_ns = 0;   // per span, this thread's CPU
 };
+
+// The same span through the floor path (span_floor.hpp): CPU per span.
+double floor_spans(bench::span_floor::collector& c, std::size_t spans) {
+  c.start();
+  const double c0 = thread_cpu_ns();
+  for (std::size_t i = 0; i < spans; ++i) {
+    bench::span_floor::collector::span s(c, "db.query",
+                                         {{"db.system", "postgresql"},
+                                          {"db.statement", "SELECT * FROM items WHERE id = $1"},
+                                          {"http.route", "/api/v1/items/:id"}});
+  }
+  const double c1 = thread_cpu_ns();
+  c.stop();
+  return (c1 - c0) / static_cast<double>(spans);
+}
 
 // Two reads of the clock the library's spans read.
 span_run two_clock_reads() {
@@ -175,7 +193,8 @@ void clock_and_cores() {
   pin_to(1);
   beeline::tracer same_tr(bench_config());
   pin_to(-1);
-  std::vector<double> clocks, steadies, free_spans, other_spans, same_spans;
+  bench::span_floor::collector floor_path;
+  std::vector<double> clocks, steadies, free_spans, other_spans, same_spans, floors;
   std::vector<double> clocks_wall, free_wall, other_wall, same_wall;
   const auto run_on = [&](beeline::tracer& tr, int cpu, std::vector<double>* wall = nullptr) {
     pin_to(cpu);
@@ -192,6 +211,7 @@ void clock_and_cores() {
     run_on(free_tr, -1);
     run_on(other_tr, 1);
     run_on(same_tr, 1);
+    floor_spans(floor_path, spans_per_run);
   }
   for (int rep = 0; rep < repetitions; ++rep) {
     const span_run c = two_clock_reads();
@@ -199,6 +219,7 @@ void clock_and_cores() {
     clocks_wall.push_back(c.wall_ns);
     steadies.push_back(two_steady_reads_cpu());
     free_spans.push_back(run_on(free_tr, -1, &free_wall));
+    floors.push_back(floor_spans(floor_path, spans_per_run));
     other_spans.push_back(run_on(other_tr, 1, &other_wall));
     same_spans.push_back(run_on(same_tr, 1, &same_wall));
   }
@@ -214,6 +235,10 @@ void clock_and_cores() {
       span, median(free_wall), span / clock);
   std::printf("two steady_clock::now() calls                %7.1f              span / steady = %.2f\n",
               median(steadies), span / median(steadies));
+  std::printf(
+      "the floor: the same span, least work (span_floor.hpp) %5.1f     span / floor = %.2f, floor / clock = "
+      "%.2f\n",
+      median(floors), span / median(floors), median(floors) / clock);
   std::printf("span, everything on one core                %7.1f  (%7.1f)\n", same, median(same_wall));
   std::printf(
       "span, worker on the other core              %7.1f  (%7.1f)   other / one core = %.2f (target <= "
