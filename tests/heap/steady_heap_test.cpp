@@ -12,7 +12,9 @@
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,32 +47,49 @@ class holding_exporter final : public beeline::exporter {
 
 constexpr std::size_t round_spans = 2000;
 
+// Thirty string fields, `app.field_0` ... `app.field_29`, whose keys and values live as long as this does.
+struct thirty_fields {
+  std::vector<std::string> keys, values;
+  std::vector<beeline::field> all;
+  thirty_fields() {
+    for (int i = 0; i < 30; ++i) {
+      keys.push_back("app.field_" + std::to_string(i));
+      values.push_back("value number " + std::to_string(i));
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      all.push_back({keys[i], values[i]});
+  }
+  /// The first `n` of them.
+  std::span<const beeline::field> first(std::size_t n) const { return {all.data(), n}; }
+};
+
+// A tracer's configuration that exports to `exp`.
+beeline::config holding_config(std::shared_ptr<holding_exporter> exp, std::size_t queue_capacity) {
+  beeline::config cfg;
+  cfg.exporter = std::move(exp);
+  cfg.service_name = "heap";
+  cfg.queue_capacity = queue_capacity;
+  return cfg;
+}
+
+// One trace of `spans` spans, each given `fields` after its start.
+void one_round(beeline::tracer& tr, std::size_t spans, std::span<const beeline::field> fields) {
+  beeline::span root = tr.start_trace("round");
+  for (std::size_t i = 0; i < spans; ++i) {
+    beeline::span s = beeline::start_span("op");
+    s.add_context(fields);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a span in steady state calls the heap on no thread", "[heap]") {
-  std::vector<std::string> keys, values;
-  for (int i = 0; i < 30; ++i) {
-    keys.push_back("app.field_" + std::to_string(i));
-    values.push_back("value number " + std::to_string(i));
-  }
+  const thirty_fields fields;
   for (const std::size_t n : {0u, 3u, 10u, 30u}) {
     INFO(n << " fields per span");
-    std::vector<beeline::field> f;
-    for (std::size_t i = 0; i < n; ++i)
-      f.push_back({keys[i], values[i]});
     auto exp = std::make_shared<holding_exporter>();
-    beeline::config cfg;
-    cfg.exporter = exp;
-    cfg.service_name = "heap";
-    cfg.queue_capacity = 4 * round_spans;
-    beeline::tracer tr(cfg);
-    const auto round = [&] {
-      beeline::span root = tr.start_trace("round");
-      for (std::size_t i = 0; i < round_spans; ++i) {
-        beeline::span s = beeline::start_span("op");
-        s.add_context(std::span<const beeline::field>(f));
-      }
-    };
+    beeline::tracer tr(holding_config(exp, 4 * round_spans));
+    const auto round = [&] { one_round(tr, round_spans, fields.first(n)); };
     // The peak: every span of a round in flight at once.
     exp->hold(true);
     round();
@@ -98,30 +117,13 @@ TEST_CASE("records a thread never used come sized for the spans the tracer sees"
   // Another thread's peak leaves the pool full of records that held no field; spans with 30 fields then
   // teach the worker their size, and a peak on this thread reaches all those records: they must come sized,
   // not grow on the heap one by one while the spans are made (about three calls each).
-  std::vector<std::string> keys, values;
-  for (int i = 0; i < 30; ++i) {
-    keys.push_back("app.field_" + std::to_string(i));
-    values.push_back("value number " + std::to_string(i));
-  }
-  std::vector<beeline::field> f;
-  for (std::size_t i = 0; i < keys.size(); ++i)
-    f.push_back({keys[i], values[i]});
+  const thirty_fields fields;
+  const std::span<const beeline::field> f = fields.first(30);
   auto exp = std::make_shared<holding_exporter>();
-  beeline::config cfg;
-  cfg.exporter = exp;
-  cfg.service_name = "heap";
-  cfg.queue_capacity = 4 * round_spans;
-  beeline::tracer tr(cfg);
-  const auto round = [&](std::size_t spans, std::span<const beeline::field> fields) {
-    beeline::span root = tr.start_trace("round");
-    for (std::size_t i = 0; i < spans; ++i) {
-      beeline::span s = beeline::start_span("op");
-      s.add_context(fields);
-    }
-  };
+  beeline::tracer tr(holding_config(exp, 4 * round_spans));
   std::thread other([&] {
     exp->hold(true);
-    round(round_spans, {});
+    one_round(tr, round_spans, {});
     exp->hold(false);
     tr.flush_sync(std::chrono::seconds(30));
   });
@@ -129,12 +131,12 @@ TEST_CASE("records a thread never used come sized for the spans the tracer sees"
   // Two small rounds: the worker learns the size, and the records this thread took from the pool before it
   // had (at most a refill's worth, 32) are used up and grown on this thread, as any record's first use was.
   for (int warm = 0; warm < 2; ++warm) {
-    round(100, f);
+    one_round(tr, 100, f);
     REQUIRE(tr.flush_sync(std::chrono::seconds(30)).complete);
   }
   exp->hold(true);
   const std::uint64_t before = bench::allocations.load();
-  round(round_spans, f);
+  one_round(tr, round_spans, f);
   const std::uint64_t calls = bench::allocations.load() - before;
   exp->hold(false);
   REQUIRE(tr.flush_sync(std::chrono::seconds(30)).complete);
@@ -150,27 +152,10 @@ TEST_CASE("a new peak of spans in flight calls the heap per chunk of records, no
   // thousands of records never used. Each new chunk of records comes with the storage of all its records in
   // one allocation, so the peak costs two calls per 256 records (and the ring's growth), where records grown
   // one by one would cost one or two calls each.
-  std::vector<std::string> keys, values;
-  for (int i = 0; i < 30; ++i) {
-    keys.push_back("app.field_" + std::to_string(i));
-    values.push_back("value number " + std::to_string(i));
-  }
-  std::vector<beeline::field> f;
-  for (std::size_t i = 0; i < keys.size(); ++i)
-    f.push_back({keys[i], values[i]});
+  const thirty_fields fields;
   auto exp = std::make_shared<holding_exporter>();
-  beeline::config cfg;
-  cfg.exporter = exp;
-  cfg.service_name = "heap";
-  cfg.queue_capacity = 8 * round_spans;
-  beeline::tracer tr(cfg);
-  const auto round = [&](std::size_t spans) {
-    beeline::span root = tr.start_trace("round");
-    for (std::size_t i = 0; i < spans; ++i) {
-      beeline::span s = beeline::start_span("op");
-      s.add_context(std::span<const beeline::field>(f));
-    }
-  };
+  beeline::tracer tr(holding_config(exp, 8 * round_spans));
+  const auto round = [&](std::size_t spans) { one_round(tr, spans, fields.first(30)); };
   for (int warm = 0; warm < 3; ++warm) {
     exp->hold(true);
     round(round_spans / 4);
