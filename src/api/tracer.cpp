@@ -303,8 +303,7 @@ span_record* tracer_core::take_record(thread_collector& c) noexcept {
       c.free_record_count = static_cast<std::uint32_t>(r >> 32);
     } else {
       for (std::uint32_t i = 0; i < cache_refill; ++i) {
-        span_record* rec =
-            records_.pop([this](span_record* chunk, std::size_t n) noexcept { prepare_chunk(chunk, n); });
+        span_record* rec = records_.pop(chunk_preparer());
         if (!rec) break;
         rec->pool_next.store(c.free_records, std::memory_order_relaxed);
         c.free_records = rec->pool_index + 1;
@@ -546,9 +545,7 @@ void tracer_core::release_trace(trace_state* t, std::uint32_t n, std::uint32_t* 
 
 span_record* tracer_core::new_record(trace_state* trace, std::uint64_t parent_id, bool is_root) noexcept {
   thread_collector* c = collector();
-  span_record* rec =
-      c ? take_record(*c)
-        : records_.pop([this](span_record* chunk, std::size_t n) noexcept { prepare_chunk(chunk, n); });
+  span_record* rec = c ? take_record(*c) : records_.pop(chunk_preparer());
   if (!rec) [[unlikely]] {  // as for trace states in `new_trace`
     counters_.spans_not_started.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
@@ -887,9 +884,7 @@ void tracer_core::prepare_pool() noexcept {
   if (grew && prepared_capacity_ != 0) {
     const std::size_t want =
         std::min(2 * prepared_capacity_, cfg_.queue_capacity + object_pool<span_record>::chunk_size);
-    while (
-        records_.capacity() < want &&
-        records_.add_chunk([this](span_record* chunk, std::size_t n) noexcept { prepare_chunk(chunk, n); })) {
+    while (records_.capacity() < want && records_.add_chunk(chunk_preparer())) {
     }
   }
   prepared_capacity_ = records_.capacity();

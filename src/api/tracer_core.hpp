@@ -183,6 +183,10 @@ class tracer_core final : private beeline::export_listener {
   /// Gives a new chunk of records the storage most spans need, from one allocation for the whole chunk
   /// (worker or a thread growing the pool).
   void prepare_chunk(span_record* chunk, std::size_t n) noexcept;
+  /// `prepare_chunk` as the pool's callback for a new chunk.
+  auto chunk_preparer() noexcept {
+    return [this](span_record* chunk, std::size_t n) noexcept { prepare_chunk(chunk, n); };
+  }
   void calibrate_clock() noexcept;
 
   config cfg_;
