@@ -71,7 +71,7 @@ class collector {
     }
     active_cv_.notify_one();
   }
-  /// ... to here, after which it has drained the ring and sleeps.
+  /// ... to here: it then drains what is left in the ring and sleeps.
   void stop() {
     std::lock_guard lk(mutex_);
     active_ = false;
