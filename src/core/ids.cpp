@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -67,12 +68,29 @@ std::uint64_t random_id() noexcept {
   return v;
 }
 
+namespace {
+
+// Eight lowercase hex digits of `v` as eight bytes, the first digit in the lowest byte: the nibbles spread
+// one per byte, then each becomes its digit in parallel ('0' + n, plus 39 more from 'a' on). A quarter of the
+// instructions of a digit-by-digit loop; ids are written in hex on every trace start and every export.
+std::uint64_t hex8(std::uint32_t v) noexcept {
+  std::uint64_t x = v;
+  x = (x | x << 16) & 0x0000FFFF0000FFFFu;
+  x = (x | x << 8) & 0x00FF00FF00FF00FFu;
+  x = (x | x << 4) & 0x0F0F0F0F0F0F0F0Fu;  // nibble k (from the least significant) in byte k
+  const std::uint64_t letters = ((x + 0x0606060606060606u) >> 4) & 0x0101010101010101u;  // 1 where n >= 10
+  x += 0x3030303030303030u + letters * ('a' - '0' - 10);
+  return __builtin_bswap64(x);  // the most significant digit first in memory
+}
+
+}  // namespace
+
 void to_hex16(std::uint64_t v, char* out) noexcept {
-  static constexpr char digits[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i) {
-    out[i] = digits[v & 0xf];
-    v >>= 4;
-  }
+  static_assert(std::endian::native == std::endian::little);
+  const std::uint64_t hi = hex8(static_cast<std::uint32_t>(v >> 32));
+  const std::uint64_t lo = hex8(static_cast<std::uint32_t>(v));
+  std::memcpy(out, &hi, 8);
+  std::memcpy(out + 8, &lo, 8);
 }
 
 bool from_hex16(std::string_view s, std::uint64_t& out) noexcept {
