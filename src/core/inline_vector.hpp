@@ -90,6 +90,9 @@ class inline_vector {
     copy_bytes(data_ + size_, p, n * sizeof(T));
     size_ += n;
   }
+  /// Sets the size to `n` (at most the capacity), for a caller that wrote elements [size(), n) through
+  /// `data()` itself.
+  void resize_unchecked(std::size_t n) noexcept { size_ = n; }
   /// Appends one default element when one `fits`, and returns it.
   T& emplace_back_unchecked() noexcept { return data_[size_++]; }
   void pop_back() noexcept { --size_; }

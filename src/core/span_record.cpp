@@ -173,32 +173,80 @@ void set_field_impl(span_record& r, std::string_view key, field_value v, const f
 
 // The common case of a field, in line: a new key (the filter says it is absent), within the key bound and not
 // reserved; a number, or a string within the value bound; room for the key and the text in the record's
-// storage as it is, without growing. Returns false, having changed nothing, for anything else, which
-// `set_field_impl` handles.
-[[gnu::always_inline]] inline bool add_new_field(span_record& r, std::string_view key, const field_value& v,
-                                                 const field_limits& limits) noexcept {
-  if (key.size() > limits.max_key_bytes || key.empty() || is_reserved_key(key)) return false;
-  const span_record::key_slot slot = span_record::slot_of(key);
-  if (r.may_hold(slot)) return false;
-  if (r.fields.size() >= limits.max_fields || !r.fields.fits(1)) return false;
-  const value_kind kind = v.kind();
-  const bool text = kind == value_kind::string || kind == value_kind::json;
-  const std::string_view s = text ? v.as_string() : std::string_view{};
-  const std::size_t need = key.size() + s.size();
-  if (s.size() > limits.max_value_bytes || !r.arena.fits(need) || need > arena_room(r, limits)) return false;
-  const std::size_t used = r.arena.size();
-  stored_field& f = r.fields.emplace_back_unchecked();
-  f.key_off = static_cast<std::uint32_t>(used);
-  f.key_len = static_cast<std::uint32_t>(key.size());
-  r.arena.append_unchecked(key.data(), key.size());
-  f.str_off = static_cast<std::uint32_t>(used + key.size());
-  f.str_len = static_cast<std::uint32_t>(s.size());
-  if (text) r.arena.append_unchecked(s.data(), s.size());
-  f.cut_key_hash = 0;
-  f.kind = kind;
-  store_number(f, v);
-  r.note_key(slot);
-  return true;
+// storage as it is, without growing. `add` returns false, having changed nothing, for anything else, which
+// `set_field_impl` handles (after `store`; `load` again after it).
+//
+// The record's sizes, capacities and the limits are held in locals for a whole run of fields: the copies of
+// key and text bytes may alias anything as far as the compiler knows, and would otherwise make it load them
+// all again after every field.
+class field_appender {
+ public:
+  field_appender(span_record& r, const field_limits& limits) noexcept
+      : r_(r),
+        max_fields_(limits.max_fields),
+        max_key_(limits.max_key_bytes),
+        max_value_(limits.max_value_bytes),
+        text_bound_(std::min<std::size_t>(limits.max_span_bytes, std::numeric_limits<std::uint32_t>::max())) {
+    load();
+  }
+  /// Takes the record's sizes (again, after another path changed them).
+  void load() noexcept {
+    fields_ = r_.fields.data();
+    nfields_ = r_.fields.size();
+    field_room_ = std::min(r_.fields.capacity(), max_fields_);
+    text_ = r_.arena.data();
+    ntext_ = r_.arena.size();
+    text_room_ = std::min(r_.arena.capacity(), text_bound_);
+  }
+  /// Gives the record its sizes back.
+  void store() noexcept {
+    r_.fields.resize_unchecked(nfields_);
+    r_.arena.resize_unchecked(ntext_);
+  }
+  [[gnu::always_inline]] bool add(std::string_view key, const field_value& v) noexcept {
+    // One comparison for an empty key and one past the bound: the subtraction wraps for the empty one.
+    if (key.size() - 1 >= max_key_ || is_reserved_key(key) || nfields_ >= field_room_) return false;
+    const value_kind kind = v.kind();
+    const bool text = kind == value_kind::string || kind == value_kind::json;
+    const std::string_view s = text ? v.as_string() : std::string_view{};
+    const std::size_t need = key.size() + s.size();
+    if (s.size() > max_value_ || ntext_ + need > text_room_) return false;
+    const span_record::key_slot slot = span_record::slot_of(key);
+    std::uint64_t& filter = r_.key_filter[slot.word];
+    const std::uint64_t seen = filter;
+    if (seen & slot.bit) return false;  // maybe set before: the general path looks
+    stored_field& f = fields_[nfields_];
+    f.key_off = static_cast<std::uint32_t>(ntext_);
+    f.key_len = static_cast<std::uint32_t>(key.size());
+    f.str_off = static_cast<std::uint32_t>(ntext_ + key.size());
+    f.str_len = static_cast<std::uint32_t>(s.size());
+    f.cut_key_hash = 0;
+    f.kind = kind;
+    store_number(f, v);
+    copy_bytes(text_ + ntext_, key.data(), key.size());
+    if (text) copy_bytes(text_ + ntext_ + key.size(), s.data(), s.size());
+    filter = seen | slot.bit;
+    ntext_ += need;
+    ++nfields_;
+    return true;
+  }
+
+ private:
+  span_record& r_;
+  const std::size_t max_fields_, max_key_, max_value_, text_bound_;
+  stored_field* fields_ = nullptr;
+  std::size_t nfields_ = 0, field_room_ = 0;
+  char* text_ = nullptr;
+  std::size_t ntext_ = 0, text_room_ = 0;
+};
+
+// `set_field_impl` for a field `add` declined, keeping `a` in step with the record.
+[[gnu::noinline]] void set_declined(field_appender& a, span_record& r, std::string_view key, field_value v,
+                                    const field_limits& limits, const field_counters& counters,
+                                    bool replace) {
+  a.store();
+  set_field_impl(r, key, v, limits, counters, replace);
+  a.load();
 }
 
 }  // namespace
@@ -255,25 +303,37 @@ void add_annotation(span_record& r, bool is_link, std::string_view name, std::ui
 
 void set_field(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                const field_counters& counters) noexcept {
-  if (!add_new_field(r, key, v, limits)) set_field_impl(r, key, v, limits, counters, true);
+  field_appender a(r, limits);
+  if (a.add(key, v))
+    a.store();
+  else
+    set_field_impl(r, key, v, limits, counters, true);
 }
 
 void set_fields(span_record& r, std::span<const field> f, const field_limits& limits,
                 const field_counters& counters) noexcept {
+  field_appender a(r, limits);
   for (const field& fl : f)
-    if (!add_new_field(r, fl.key, fl.value, limits))
-      set_field_impl(r, fl.key, fl.value, limits, counters, true);
+    if (!a.add(fl.key, fl.value)) set_declined(a, r, fl.key, fl.value, limits, counters, true);
+  a.store();
 }
 
 void set_named_fields(span_record& r, std::string_view name, std::span<const field> f,
                       const field_limits& limits, const field_counters& counters) noexcept {
-  set_field(r, "name", name, limits, counters);
-  set_fields(r, f, limits, counters);
+  field_appender a(r, limits);
+  if (!a.add("name", name)) set_declined(a, r, "name", name, limits, counters, true);
+  for (const field& fl : f)
+    if (!a.add(fl.key, fl.value)) set_declined(a, r, fl.key, fl.value, limits, counters, true);
+  a.store();
 }
 
 void set_field_if_absent(span_record& r, std::string_view key, field_value v, const field_limits& limits,
                          const field_counters& counters) noexcept {
-  if (!add_new_field(r, key, v, limits)) set_field_impl(r, key, v, limits, counters, false);
+  field_appender a(r, limits);
+  if (a.add(key, v))
+    a.store();
+  else
+    set_field_impl(r, key, v, limits, counters, false);
 }
 
 bool remove_field(span_record& r, std::string_view key, const field_limits& limits) noexcept {
